@@ -1,0 +1,158 @@
+"""Every hyperparameter in one frozen, typed dataclass, plus named presets."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from typing import Any, Optional
+
+from .errors import EraskitError
+
+CHOICES = {
+    "optimizer": ("sgd", "adam"),
+    "anneal": ("cos", "linear"),
+    "device": ("auto", "cpu", "cuda", "mps"),
+    "cam_method": ("gradcam", "gradcam++", "hirescam", "xgradcam", "layercam", "eigencam"),
+    "cam_layer": ("layer1", "layer2", "layer3", "layer4"),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """A run's settings. Saved as config.json inside the run and read back, never repeated."""
+
+    # data
+    subset: Optional[int] = None  # training images to use (stratified, seeded); None = all 50,000
+    test_subset: Optional[int] = None  # test images to use; None = all 10,000
+    # model
+    width: int = 64  # channels of the first stage; 64 is the standard ResNet-18 (11.2M parameters)
+    # optimisation
+    epochs: int = 20
+    batch_size: int = 512  # images per training step
+    optimizer: str = "sgd"  # "sgd" (Nesterov momentum) or "adam"
+    max_lr: Optional[float] = None  # OneCycle peak rate; None = the LR range test's suggestion
+    momentum: float = 0.9  # SGD momentum; OneCycle cycles it between 0.85 and this value
+    weight_decay: float = 5e-4  # L2 penalty on conv/linear weights (BN and biases get none ...)
+    decay_norm_and_bias: bool = False  # ... unless this is set, as in the original recipe
+    label_smoothing: float = 0.1  # share of the target mass spread over all classes
+    pct_start: float = 0.25  # share of the steps spent warming up (5 of 20 epochs)
+    div_factor: float = 25.0  # starting rate = max_lr / div_factor
+    final_div_factor: float = 1e3  # final rate = starting rate / final_div_factor
+    anneal: str = "cos"  # shape of OneCycle's curves: "cos" or "linear"
+    # augmentation (albumentations; sizes in pixels)
+    pad: int = 4  # pad 32 -> 40, then random-crop back to 32
+    cutout: int = 16  # side of the one square hole, filled with the dataset mean; 0 = off
+    flip_tta: bool = True  # average the logits of each test image and its mirror image
+    # LR range test (torch-lr-finder)
+    lr_start: float = 1e-4  # sweep starts here ...
+    lr_end: float = 10.0  # ... and rises exponentially to here
+    lr_iters: int = 100  # training steps in the sweep (the suggestion needs at least 17)
+    # execution
+    device: str = "auto"  # "auto" picks cuda, then mps, then cpu
+    amp: bool = True  # bf16 autocast (fp16 + grad scaling on CUDA cards without bf16)
+    channels_last: bool = True  # NHWC memory layout: faster convolutions on CPU and tensor cores
+    compile: bool = False  # torch.compile the model (slow first epoch, faster after)
+    workers: int = -1  # DataLoader worker processes; -1 = all spare cores on CUDA, 1 on CPU
+    eval_batch_size: int = 1024
+    seed: int = 1
+    # Grad-CAM
+    cam_method: str = "gradcam"
+    cam_layer: str = "layer3"  # layer3 is 8x8 on 32x32 inputs; layer4 is only 4x4
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def replace(self, **changes: Any) -> "Config":
+        """A copy with some fields changed (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Config":
+        """Rebuild a Config from a dict; unknown keys are an error, missing keys take defaults."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise EraskitError(f"unknown config field(s): {', '.join(unknown)}")
+        return cls(**values)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+
+# Fields that only say how to run, not what is trained: they may differ when a run is resumed.
+RUNTIME_FIELDS = ("device", "workers", "compile", "eval_batch_size")
+
+
+def same_training(a: Config, b: Config) -> bool:
+    """Whether two configs train the same run (runtime fields aside)."""
+    keep = {name: getattr(a, name) for name in RUNTIME_FIELDS}
+    return b.replace(**keep) == a
+
+
+PRESETS: dict[str, dict] = {
+    # The assignment: full width, all data, 20 epochs.
+    "full": {},
+    # Under a minute on 2 CPU cores: checks that every step runs, learns little.
+    "smoke": dict(width=8, epochs=2, subset=1000, test_subset=500, batch_size=128, lr_iters=20,
+                  eval_batch_size=500),
+    # 20 epochs on 2 CPU cores in well under an hour: a narrow network on a fifth of the data.
+    "cpu": dict(width=16, subset=10000, batch_size=256, lr_iters=40),
+}
+
+
+def preset(name: str, **overrides: Any) -> Config:
+    """The named preset with some fields overridden; None values are ignored."""
+    if name not in PRESETS:
+        raise EraskitError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+    values = {**PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}}
+    return Config.from_dict(values)
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise EraskitError(message)
+
+
+def validate(config: Config) -> None:
+    """Raise EraskitError naming the first field whose type or value is unusable."""
+    for f in fields(config):
+        value = getattr(config, f.name)
+        kind = f.type.replace("Optional[", "").rstrip("]")
+        if value is None:
+            _check(f.type.startswith("Optional"), f"{f.name} must not be None")
+        elif kind == "bool":
+            _check(isinstance(value, bool), f"{f.name} must be true or false, got {value!r}")
+        elif kind == "int":
+            _check(isinstance(value, int) and not isinstance(value, bool),
+                   f"{f.name} must be a whole number, got {value!r}")
+        elif kind == "float":
+            _check(isinstance(value, (int, float)) and not isinstance(value, bool)
+                   and value == value and abs(value) != float("inf"),
+                   f"{f.name} must be a finite number, got {value!r}")
+        elif kind == "str":
+            _check(isinstance(value, str), f"{f.name} must be a string, got {value!r}")
+    for name, allowed in CHOICES.items():
+        _check(getattr(config, name) in allowed,
+               f"{name} must be one of {', '.join(allowed)}, got {getattr(config, name)!r}")
+    positive = ["width", "epochs", "batch_size", "eval_batch_size", "lr_start", "lr_end",
+                "div_factor", "final_div_factor"]
+    for name in positive:
+        _check(getattr(config, name) > 0, f"{name} must be positive, got {getattr(config, name)}")
+    for name in ("subset", "test_subset", "max_lr"):
+        value = getattr(config, name)
+        _check(value is None or value > 0, f"{name} must be positive, got {value}")
+    for name in ("weight_decay", "pad", "cutout", "seed"):
+        _check(getattr(config, name) >= 0, f"{name} must not be negative, got {getattr(config, name)}")
+    _check(0 <= config.momentum < 1, f"momentum must be in [0, 1), got {config.momentum}")
+    _check(0 <= config.label_smoothing < 1,
+           f"label_smoothing must be in [0, 1), got {config.label_smoothing}")
+    _check(0 < config.pct_start < 1, f"pct_start must be in (0, 1), got {config.pct_start}")
+    _check(config.lr_start < config.lr_end, "lr_start must be below lr_end")
+    _check(config.lr_iters >= 17, f"lr_iters must be at least 17 (needed to suggest a rate), "
+                                  f"got {config.lr_iters}")
+    _check(config.workers >= -1, f"workers must be -1 (auto) or at least 0, got {config.workers}")
+    _check(config.cutout <= 32, f"cutout must be at most 32 pixels, got {config.cutout}")

@@ -1,0 +1,157 @@
+"""The assignment's steps wired to a run directory: LR range test, training with checkpoints
+after every epoch, and resuming an interrupted run on the same schedule."""
+
+from __future__ import annotations
+
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+from . import augment, runs
+from .config import Config, same_training
+from .data import Cifar10, subset
+from .errors import EraskitError
+from .lr_finder import range_test
+from .model import ResNet18
+from .runs import RunPaths
+from .train import (Precision, evaluate, make_criterion, make_optimizer, make_scheduler, predict,
+                    resolve_device, train_epoch)
+
+
+def prepare(config: Config, data: Cifar10) -> tuple[Cifar10, np.ndarray]:
+    """The config's subset of the data, and the indices of the kept test images."""
+    return subset(data, config.subset, config.test_subset, config.seed)
+
+
+def build_model(config: Config, num_classes: int, device: torch.device) -> ResNet18:
+    torch.manual_seed(config.seed)  # same seed, same initial weights
+    model = ResNet18(config.width, num_classes).to(device)
+    return model.to(memory_format=torch.channels_last) if config.channels_last else model
+
+
+def find_lr(config: Config, data: Cifar10, out: str | Path, log: Callable = print) -> dict:
+    """Run the LR range test on the run's data and model; save it as lr_finder.json."""
+    paths = RunPaths(Path(out))
+    runs.check_writable(paths.root)
+    device = resolve_device(config.device)
+    data, _ = prepare(config, data)
+    model = build_model(config, len(data.classes), device)
+    loader = augment.train_loader(data.x_train, data.y_train, config, device)
+    log(f"LR range test: {config.lr_iters} steps from {config.lr_start:g} to {config.lr_end:g} "
+        f"on {device}")
+    result = range_test(model, loader, config, device)
+    runs.save_json(paths.lr_finder, result)
+    log(f"suggested max LR {result['suggested_lr']:.3g} ({result['rule']}); "
+        f"saved {paths.lr_finder}")
+    return result
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
+        progress: bool = True, log: Callable = print) -> runs.Run:
+    """Train (or resume) the run in `out`; returns the loaded run when all epochs are done."""
+    paths = RunPaths(Path(out))
+    runs.check_writable(paths.root)
+    has_checkpoint = paths.checkpoint.is_file()
+    if has_checkpoint and not resume:
+        raise EraskitError(f"{paths.root} already holds a trained run: pass --resume to continue "
+                           f"it, or --out a new folder")
+    if paths.config.is_file() and not same_training(runs.load_run(paths.root).config, config):
+        raise EraskitError(f"{paths.root} was started with another config: use a new --out, or "
+                           f"resume with the saved settings")
+    device = resolve_device(config.device)
+    torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest kernels
+    precision = Precision.choose(device, config.amp)
+    data, test_indices = prepare(config, data)
+    model = build_model(config, len(data.classes), device)
+    train_loader = augment.train_loader(data.x_train, data.y_train, config, device)
+    test_loader = augment.test_loader(data.x_test, data.y_test, config, device)
+
+    max_lr = config.max_lr
+    if max_lr is None:
+        found = runs.read_json(paths.lr_finder) if paths.lr_finder.is_file() else None
+        found = found or find_lr(config, data, paths.root, log)
+        max_lr = found["suggested_lr"]
+    optimizer = make_optimizer(model, config, lr=max_lr / config.div_factor)
+    scheduler = make_scheduler(optimizer, config, max_lr, len(train_loader))
+    scaler = precision.grad_scaler()
+    criterion = make_criterion(config)
+
+    history: list[dict] = []
+    if has_checkpoint:
+        state = runs.load_checkpoint(paths.checkpoint)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        history = state["history"]
+        log(f"resuming {paths.root} after epoch {state['epoch']} of {config.epochs}")
+    else:
+        runs.save_json(paths.config, config.to_dict())
+    meta = {"data_source": data.source, "device": describe_device(device),
+            "precision": str(precision), "max_lr": max_lr,
+            "max_lr_source": "config" if config.max_lr else "LR range test",
+            "train_images": len(data.x_train), "test_images": len(data.x_test),
+            "torch": torch.__version__, "python": sys.version.split()[0],
+            "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    runs.save_json(paths.meta, meta)
+
+    log(f"training {config.epochs} epochs on {meta['device']} ({precision}), max LR {max_lr:.3g}; "
+        f"run folder {paths.root}")
+    trainable = torch.compile(model) if config.compile else model
+    for epoch in range(len(history) + 1, config.epochs + 1):
+        start = time.perf_counter()
+        train_loader.sampler.set_epoch(epoch)
+        row = {"epoch": epoch}
+        row.update(train_epoch(trainable, train_loader, optimizer, scheduler, criterion, scaler,
+                               precision, device, config.channels_last, epoch, progress))
+        train_seconds = time.perf_counter() - start
+        logits, labels = predict(trainable, test_loader, precision, device, config.channels_last,
+                                 config.flip_tta)
+        row.update(evaluate(logits, labels, criterion))
+        row.update(seconds=time.perf_counter() - start,
+                   train_img_per_s=len(train_loader) * train_loader.batch_size / train_seconds,
+                   peak_memory_mb=peak_memory_mb(device))
+        history.append(row)
+        # The checkpoint is the truth; history.json and predictions.npz are derived from it.
+        runs.save_checkpoint(paths.checkpoint, {
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "epoch": epoch,
+            "history": history, "config": config.to_dict(), "max_lr": max_lr})
+        runs.save_json(paths.history, history)
+        runs.save_predictions(paths.predictions, logits, labels, test_indices)
+        log(f"epoch {epoch:>2}/{config.epochs}  train loss {row['train_loss']:.3f} "
+            f"acc {row['train_acc']:.2%}  test loss {row['test_loss']:.3f} "
+            f"acc {row['test_acc']:.2%}  lr {row['lr']:.2e}  {row['seconds']:.1f}s")
+    runs.save_json(paths.meta, {**meta, "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
+    return runs.load_run(paths.root)
+
+
+def load_model(run: runs.Run, device: Optional[torch.device] = None) -> ResNet18:
+    """The run's trained model in eval mode, fp32, on `device` (CPU by default)."""
+    state = runs.load_checkpoint(run.paths.checkpoint)
+    num_classes = state["model"]["linear.weight"].shape[0]
+    model = ResNet18(run.config.width, num_classes)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as err:
+        raise EraskitError(f"{run.paths.checkpoint} does not fit a width-{run.config.width} "
+                           f"ResNet-18 ({str(err).splitlines()[0]})") from None
+    return model.to(device or torch.device("cpu")).eval()

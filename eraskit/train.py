@@ -1,0 +1,178 @@
+"""The training loop, in plain PyTorch: optimizer, OneCycle schedule, one epoch, evaluation."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .config import Config
+from .errors import EraskitError
+
+
+class TrainingDiverged(EraskitError):
+    """The loss became NaN or infinite."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """"auto" picks CUDA, then Apple's MPS, then the CPU; an unavailable device is an error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                 "mps": bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()}
+    if not available.get(name, False):
+        raise EraskitError(f"device {name!r} is not available here; use --device auto or cpu")
+    return torch.device(name)
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX). Without it, autocast
+    emulates bf16 and runs about 10x slower than fp32 (measured on an AVX2 EPYC)."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+@dataclass(frozen=True)
+class Precision:
+    """How the forward pass runs: fp32, bf16 autocast, or fp16 autocast with loss scaling."""
+
+    device_type: str
+    dtype: Optional[torch.dtype]  # None = fp32
+
+    @classmethod
+    def choose(cls, device: torch.device, amp: bool) -> "Precision":
+        if not amp or device.type == "mps" or (device.type == "cpu" and not cpu_has_bf16()):
+            return cls(device.type, None)
+        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            return cls("cuda", torch.float16)  # e.g. a T4: fp16 needs the GradScaler
+        return cls(device.type, torch.bfloat16)
+
+    def autocast(self):
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device_type, dtype=self.dtype)
+
+    def grad_scaler(self) -> torch.amp.GradScaler:
+        return torch.amp.GradScaler(self.device_type, enabled=self.dtype == torch.float16)
+
+    def __str__(self) -> str:
+        return "fp32" if self.dtype is None else f"{str(self.dtype).split('.')[-1]} autocast"
+
+
+def make_optimizer(model: nn.Module, config: Config, lr: float) -> torch.optim.Optimizer:
+    """SGD with Nesterov momentum (or Adam); weight decay on conv/linear weights only.
+
+    Decaying BatchNorm scales and biases only fights the normalisation, so they get none
+    (unless `decay_norm_and_bias` asks for the original recipe's decay on everything).
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.decay_norm_and_bias:
+        groups = [{"params": params, "weight_decay": config.weight_decay}]
+    else:
+        groups = [{"params": [p for p in params if p.ndim > 1], "weight_decay": config.weight_decay},
+                  {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}]
+    if config.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=lr, betas=(config.momentum, 0.999))
+    return torch.optim.SGD(groups, lr=lr, momentum=config.momentum, nesterov=True)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: Config, max_lr: float,
+                   steps_per_epoch: int) -> torch.optim.lr_scheduler.OneCycleLR:
+    """OneCycle, stepped once per batch: warm up from max_lr / div_factor to max_lr over
+    pct_start of the steps while momentum falls to 0.85, then anneal to a near-zero rate."""
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=max_lr, total_steps=config.epochs * steps_per_epoch,
+        pct_start=config.pct_start, anneal_strategy=config.anneal, div_factor=config.div_factor,
+        final_div_factor=config.final_div_factor, base_momentum=0.85,
+        max_momentum=config.momentum)
+
+
+def lr_schedule(config: Config, max_lr: float, steps_per_epoch: int) -> np.ndarray:
+    """The rate each training step will use, (epochs * steps_per_epoch,)."""
+    dummy = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=max_lr, momentum=0.9)
+    scheduler = make_scheduler(dummy, config, max_lr, steps_per_epoch)
+    rates = []
+    for _ in range(config.epochs * steps_per_epoch):
+        rates.append(dummy.param_groups[0]["lr"])  # the rate used, read before stepping
+        dummy.step()
+        scheduler.step()
+    return np.array(rates)
+
+
+def make_criterion(config: Config) -> nn.Module:
+    return nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+
+
+def to_device(images: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
+    images = images.to(device, non_blocking=True)
+    return images.contiguous(memory_format=torch.channels_last) if channels_last else images
+
+
+def train_epoch(model: nn.Module, loader, optimizer, scheduler, criterion, scaler,
+                precision: Precision, device: torch.device, channels_last: bool,
+                epoch: int, progress: bool = True) -> dict:
+    """One pass over `loader`. Returns mean train_loss, train_acc in [0, 1] and the last lr used."""
+    model.train()
+    loss_sum, correct, seen = 0.0, 0, 0
+    bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=not progress)
+    for batch, (images, labels) in enumerate(bar, start=1):
+        images = to_device(images, device, channels_last)
+        labels = labels.to(device, non_blocking=True)
+        lr = optimizer.param_groups[0]["lr"]  # the rate this step uses
+        with precision.autocast():
+            logits = model(images)
+            loss = criterion(logits, labels)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+
+        # Python numbers only from here on: no tensor (or its graph) outlives the step.
+        batch_loss = loss.item()
+        if not math.isfinite(batch_loss):
+            raise TrainingDiverged(f"loss became {batch_loss} in epoch {epoch}, batch {batch}; "
+                                   f"the last good checkpoint is kept: try a lower --max-lr")
+        loss_sum += batch_loss * len(labels)
+        correct += (logits.argmax(dim=1) == labels).sum().item()
+        seen += len(labels)
+        bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", lr=f"{lr:.2e}")
+    if seen == 0:
+        raise EraskitError("the training loader yielded no batch: is the batch size larger "
+                           "than the training set?")
+    return {"train_loss": loss_sum / seen, "train_acc": correct / seen, "lr": lr}
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, loader, precision: Precision, device: torch.device,
+            channels_last: bool, flip_tta: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Logits (N, C) float32 and labels (N,) for every batch of `loader`, in order.
+
+    With flip_tta, each image's logits are averaged with those of its mirror image."""
+    model.eval()
+    all_logits, all_labels = [], []
+    for images, labels in loader:
+        images = to_device(images, device, channels_last)
+        with precision.autocast():
+            logits = model(images).float()
+            if flip_tta:
+                logits = (logits + model(images.flip(dims=[3])).float()) / 2
+        all_logits.append(logits.cpu())
+        all_labels.append(labels)
+    return torch.cat(all_logits).numpy(), torch.cat(all_labels).numpy()
+
+
+def evaluate(logits: np.ndarray, labels: np.ndarray, criterion: nn.Module) -> dict:
+    """Mean loss per image and accuracy in [0, 1] of stored logits."""
+    loss = criterion(torch.from_numpy(logits), torch.from_numpy(labels)).item()
+    return {"test_loss": loss, "test_acc": float((logits.argmax(axis=1) == labels).mean())}
