@@ -111,7 +111,7 @@ def run_command(args: argparse.Namespace) -> int:
     data = load_cifar10(args.data)
     if args.command == "find-lr":
         from .report import write_lr_finder_figure
-        result = pipeline.find_lr(config, data, args.out)
+        pipeline.find_lr(config, data, args.out, progress=not args.quiet)
         print(f"figure: {write_lr_finder_figure(args.out)}")
         return 0
     if args.command in ("train", "run"):

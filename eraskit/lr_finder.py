@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 
 import numpy as np
 import torch
@@ -15,7 +17,8 @@ from .train import Precision, make_criterion, make_optimizer
 SKIP_START = 5  # the first points mostly show the smoothing filling up
 
 
-def range_test(model: nn.Module, loader, config: Config, device: torch.device) -> dict:
+def range_test(model: nn.Module, loader, config: Config, device: torch.device,
+               progress: bool = True) -> dict:
     """Train a copy of `model` for config.lr_iters steps while the rate rises exponentially
     from lr_start to lr_end; the caller's model is left untouched.
 
@@ -32,8 +35,10 @@ def range_test(model: nn.Module, loader, config: Config, device: torch.device) -
                    amp_config={"device_type": precision.device_type, "dtype": precision.dtype})
     finder = LRFinder(trial, optimizer, make_criterion(config), device=device, **amp)
     # diverge_th: stop once the smoothed loss is 5x its best; the rest of the curve says nothing
-    finder.range_test(loader, start_lr=config.lr_start, end_lr=config.lr_end,
-                      num_iter=config.lr_iters, step_mode="exp", diverge_th=5)
+    quiet = contextlib.redirect_stderr(io.StringIO()) if not progress else contextlib.nullcontext()
+    with contextlib.redirect_stdout(io.StringIO()), quiet:  # its "call .plot()" hint misleads here
+        finder.range_test(loader, start_lr=config.lr_start, end_lr=config.lr_end,
+                          num_iter=config.lr_iters, step_mode="exp", diverge_th=5)
     lrs = [float(x) for x in finder.history["lr"]]
     losses = [float(x) for x in finder.history["loss"]]
     del finder, trial, optimizer

@@ -35,7 +35,8 @@ def build_model(config: Config, num_classes: int, device: torch.device) -> ResNe
     return model.to(memory_format=torch.channels_last) if config.channels_last else model
 
 
-def find_lr(config: Config, data: Cifar10, out: str | Path, log: Callable = print) -> dict:
+def find_lr(config: Config, data: Cifar10, out: str | Path, progress: bool = True,
+            log: Callable = print) -> dict:
     """Run the LR range test on the run's data and model; save it as lr_finder.json."""
     paths = RunPaths(Path(out))
     runs.check_writable(paths.root)
@@ -45,7 +46,7 @@ def find_lr(config: Config, data: Cifar10, out: str | Path, log: Callable = prin
     loader = augment.train_loader(data.x_train, data.y_train, config, device)
     log(f"LR range test: {config.lr_iters} steps from {config.lr_start:g} to {config.lr_end:g} "
         f"on {device}")
-    result = range_test(model, loader, config, device)
+    result = range_test(model, loader, config, device, progress)
     runs.save_json(paths.lr_finder, result)
     log(f"suggested max LR {result['suggested_lr']:.3g} ({result['rule']}); "
         f"saved {paths.lr_finder}")
@@ -87,7 +88,7 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
     max_lr = config.max_lr
     if max_lr is None:
         found = runs.read_json(paths.lr_finder) if paths.lr_finder.is_file() else None
-        found = found or find_lr(config, data, paths.root, log)
+        found = found or find_lr(config, data, paths.root, progress, log)
         max_lr = found["suggested_lr"]
     optimizer = make_optimizer(model, config, lr=max_lr / config.div_factor)
     scheduler = make_scheduler(optimizer, config, max_lr, len(train_loader))
@@ -109,6 +110,7 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
             "precision": str(precision), "max_lr": max_lr,
             "max_lr_source": "config" if config.max_lr else "LR range test",
             "train_images": len(data.x_train), "test_images": len(data.x_test),
+            "steps_per_epoch": len(train_loader),
             "torch": torch.__version__, "python": sys.version.split()[0],
             "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     runs.save_json(paths.meta, meta)

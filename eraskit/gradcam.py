@@ -1,0 +1,92 @@
+"""Grad-CAM (and its relatives) through pytorch-grad-cam, and the gallery of test mistakes."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import EraskitError
+from .plots import add_caption
+
+
+def cam_methods() -> dict:
+    """Name -> pytorch-grad-cam class, for the methods the kit offers."""
+    from pytorch_grad_cam import (EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM,
+                                  XGradCAM)
+    return {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus, "hirescam": HiResCAM,
+            "xgradcam": XGradCAM, "layercam": LayerCAM, "eigencam": EigenCAM}
+
+
+def target_layer(model: nn.Module, layer: str) -> nn.Module:
+    """The last block of a ResNet stage ("layer1" .. "layer4")."""
+    stage = getattr(model, layer, None)
+    if not isinstance(stage, nn.Sequential):
+        raise EraskitError(f"the model has no stage {layer!r}; use layer1 .. layer4")
+    return stage[-1]
+
+
+def compute_cams(model: nn.Module, images: torch.Tensor, target_classes: Sequence[int],
+                 layer: str = "layer3", method: str = "gradcam") -> np.ndarray:
+    """Class activation maps: images (N, 3, 32, 32) normalised -> cam (N, 32, 32) in [0, 1].
+
+    target_classes[i] is the class whose evidence map is drawn for image i.
+    """
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    methods = cam_methods()
+    if method not in methods:
+        raise EraskitError(f"unknown CAM method {method!r}; choose from {', '.join(methods)}")
+    if images.ndim != 4 or tuple(images.shape[1:]) != (3, 32, 32):
+        raise EraskitError(f"Grad-CAM needs normalised (N, 3, 32, 32) images, "
+                           f"got {tuple(images.shape)}")
+    if len(target_classes) != len(images):
+        raise EraskitError("give one target class per image")
+    model.eval()
+    device = next(model.parameters()).device
+    cam = methods[method](model=model, target_layers=[target_layer(model, layer)])
+    try:  # no `with` block: its exit would swallow an IndexError and return nothing
+        with torch.enable_grad():  # gradients are the method, even in an inference notebook
+            maps = cam(input_tensor=images.to(device),
+                       targets=[ClassifierOutputTarget(int(c)) for c in target_classes])
+    finally:
+        cam.activations_and_grads.release()
+    return np.asarray(maps, dtype=np.float32)
+
+
+def overlay(rgb: np.ndarray, cam: np.ndarray, image_weight: float = 0.5) -> np.ndarray:
+    """rgb (H, W, 3) in [0, 1] with the cam (H, W) drawn over it as a heat map, in [0, 1]."""
+    from pytorch_grad_cam.utils.image import show_cam_on_image
+
+    return show_cam_on_image(rgb.astype(np.float32), cam, use_rgb=True,
+                             image_weight=image_weight).astype(np.float32) / 255.0
+
+
+def plot_gradcam_gallery(rgb: np.ndarray, cams_pred: np.ndarray, cams_true: np.ndarray,
+                         labels: np.ndarray, probs: np.ndarray, classes: Sequence[str],
+                         per_row: int = 2, caption: Optional[str] = None,
+                         title: Optional[str] = None) -> plt.Figure:
+    """Each example as three panels: the image, the CAM of the predicted class, the CAM of
+    the true class. rgb (N, H, W, 3), cams (N, H, W), labels (N,), probs (N, C)."""
+    preds = probs.argmax(axis=1)
+    rows = int(np.ceil(len(rgb) / per_row))
+    fig, axes = plt.subplots(rows, 3 * per_row, figsize=(2.1 * 3 * per_row, 2.35 * rows),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i in range(len(rgb)):
+        r, c = divmod(i, per_row)
+        p, t = preds[i], labels[i]
+        panels = ((rgb[i], f"true {classes[t]}, pred {classes[p]}"),
+                  (overlay(rgb[i], cams_pred[i]), f"pred: {classes[p]} ({probs[i, p]:.0%})"),
+                  (overlay(rgb[i], cams_true[i]), f"true: {classes[t]} ({probs[i, t]:.0%})"))
+        for k, (image, text) in enumerate(panels):
+            axes[r, 3 * c + k].imshow(image)
+            axes[r, 3 * c + k].set_title(text, fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return add_caption(fig, caption)

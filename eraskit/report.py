@@ -1,0 +1,191 @@
+"""Everything a trained run can show without retraining: its test results loaded once, each
+figure with a caption saying where it came from, and the results table of the README."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from . import metrics, plots
+from .augment import test_transform
+from .config import Config
+from .data import Cifar10
+from .errors import EraskitError
+from .gradcam import compute_cams, plot_gradcam_gallery
+from .model import ResNet18
+from .pipeline import load_model
+from .runs import Run, RunPaths, load_run
+from .train import lr_schedule
+
+
+def data_name(source: str) -> str:
+    if source.startswith("npz:"):
+        return f"local data {Path(source[4:].strip()).name}"
+    return source or "unknown data"
+
+
+def caption(run: Run) -> str:
+    """Data, epochs, width, device and final test accuracy of the run."""
+    meta, c = run.meta, run.config
+    acc = f"final test accuracy {run.final['test_acc']:.2%}" if run.history else "not trained"
+    return (f"{data_name(meta.get('data_source', ''))}, {len(run.history)}/{c.epochs} epochs, "
+            f"width {c.width}, {meta.get('device', '?')} ({meta.get('precision', '?')}), "
+            f"max LR {meta.get('max_lr', float('nan')):.3g} ({meta.get('max_lr_source', '?')}); "
+            f"{acc}")
+
+
+@dataclass
+class TestResults:
+    """A run's final predictions joined with the test images they were made on."""
+
+    run: Run
+    model: ResNet18
+    images: np.ndarray  # uint8 (N, 32, 32, 3), in the order of the predictions
+    labels: np.ndarray  # (N,)
+    probs: np.ndarray  # (N, C) in [0, 1]
+    classes: tuple[str, ...]
+
+    @property
+    def preds(self) -> np.ndarray:
+        return self.probs.argmax(axis=1)
+
+    def normalized(self, positions: Iterable[int]) -> torch.Tensor:
+        """The model's input for these positions: (K, 3, 32, 32) normalised."""
+        transform = test_transform()
+        return torch.stack([transform(image=self.images[i])["image"] for i in positions])
+
+
+def load_test_results(run_dir: str | Path, data: Cifar10) -> TestResults:
+    """Load a trained run's model and predictions and the matching test images."""
+    run = load_run(run_dir)
+    predictions = run.predictions()
+    if predictions.indices.max(initial=-1) >= len(data.x_test):
+        raise EraskitError(f"{run.paths.predictions} refers to test images this data set lacks")
+    if not np.array_equal(data.y_test[predictions.indices], predictions.labels):
+        raise EraskitError(f"the test labels of this data differ from those {run_dir} was "
+                           f"evaluated on: is it the same data set?")
+    model = load_model(run)
+    if model.num_classes != len(data.classes):
+        raise EraskitError(f"{run_dir} has {model.num_classes} classes, the data "
+                           f"{len(data.classes)}")
+    return TestResults(run, model, data.x_test[predictions.indices], predictions.labels,
+                       predictions.probs, data.classes)
+
+
+def gradcam_gallery(results: TestResults, count: int = 10, layer: Optional[str] = None,
+                    method: Optional[str] = None) -> plt.Figure:
+    """The `count` most confident mistakes: image, CAM of the predicted and of the true class."""
+    config = results.run.config
+    layer, method = layer or config.cam_layer, method or config.cam_method
+    chosen = metrics.misclassified(results.labels, results.probs, count)
+    images = results.normalized(chosen)
+    cams_pred = compute_cams(results.model, images, results.preds[chosen], layer, method)
+    cams_true = compute_cams(results.model, images, results.labels[chosen], layer, method)
+    return plot_gradcam_gallery(plots.denormalize(images), cams_pred, cams_true,
+                                results.labels[chosen], results.probs[chosen], results.classes,
+                                caption=caption(results.run),
+                                title=f"{method} at {layer}: where the evidence for each class lies")
+
+
+def misclassified_gallery(results: TestResults, count: int = 10) -> plt.Figure:
+    chosen = metrics.misclassified(results.labels, results.probs, count)
+    rgb = plots.denormalize(results.normalized(chosen))
+    return plots.plot_misclassified(rgb, results.labels[chosen], results.probs[chosen],
+                                    results.classes, caption=caption(results.run))
+
+
+def schedule_figure(run: Run) -> plt.Figure:
+    steps = run.meta.get("steps_per_epoch")
+    if not steps or "max_lr" not in run.meta:
+        raise EraskitError(f"{run.paths.meta} lacks the schedule (train the run first)")
+    return plots.plot_lr_schedule(lr_schedule(run.config, run.meta["max_lr"], steps), steps,
+                                  caption=caption(run))
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def write_lr_finder_figure(run_dir: str | Path) -> Path:
+    paths = RunPaths(Path(run_dir))
+    from .runs import read_json
+    return _save(plots.plot_lr_finder(read_json(paths.lr_finder)), paths.figure("lr_finder"))
+
+
+def write_figures(run_dir: str | Path, data: Cifar10, config: Optional[Config] = None,
+                  images: Optional[str | Path] = None,
+                  only: Optional[tuple[str, ...]] = None) -> list[Path]:
+    """Write every figure of a trained run to <run>/figures (and copy them to `images`)."""
+    results = load_test_results(run_dir, data)
+    run = results.run
+    config = config or run.config
+    labels, preds = results.labels, results.preds
+    makers = {
+        "history": lambda: plots.plot_history(run.history, caption(run)),
+        "lr_schedule": lambda: schedule_figure(run),
+        "lr_finder": lambda: plots.plot_lr_finder(run.lr_finder, caption(run)),
+        "misclassified": lambda: misclassified_gallery(results),
+        "confusion": lambda: plots.plot_confusion(labels, preds, results.classes, caption(run)),
+        "per_class_accuracy": lambda: plots.plot_per_class_accuracy(labels, preds,
+                                                                    results.classes, caption(run)),
+        "gradcam": lambda: gradcam_gallery(results, layer=config.cam_layer,
+                                           method=config.cam_method),
+    }
+    if run.lr_finder is None:
+        makers.pop("lr_finder")
+    written = [_save(make(), run.paths.figure(name)) for name, make in makers.items()
+               if only is None or name in only]
+    if images:
+        written += copy_to_images(run, written, Path(images))
+    return written
+
+
+def copy_to_images(run: Run, figures: list[Path], images: Path) -> list[Path]:
+    """Copy figures into `images`, with results.md; refresh README.md's table beside it."""
+    images.mkdir(parents=True, exist_ok=True)
+    copies = [Path(shutil.copy(f, images / f.name)) for f in figures]
+    table = results_table(run)
+    (images / "results.md").write_text(table)
+    readme = images.parent / "README.md"
+    if readme.is_file():
+        update_readme(readme, table)
+    return copies + [images / "results.md"]
+
+
+def results_table(run: Run) -> str:
+    """A Markdown summary of the run and its per-epoch history, generated from history.json."""
+    h, c, meta = run.history, run.config, run.meta
+    best = max(h, key=lambda r: r["test_acc"])
+    lines = [f"Generated from `history.json` of a run: {caption(run)}.", "",
+             "| epochs | width | device | max LR | final test acc | best test acc | "
+             "median s/epoch |",
+             "|---|---|---|---|---|---|---|",
+             f"| {len(h)} | {c.width} | {meta.get('device', '?')} | {meta.get('max_lr', 0):.3g} | "
+             f"{h[-1]['test_acc']:.2%} | {best['test_acc']:.2%} (epoch {best['epoch']}) | "
+             f"{statistics.median(r['seconds'] for r in h):.1f} |", "",
+             "| epoch | lr | train loss | train acc | test loss | test acc | seconds |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['epoch']} | {r['lr']:.2e} | {r['train_loss']:.3f} | {r['train_acc']:.2%} | "
+              f"{r['test_loss']:.3f} | {r['test_acc']:.2%} | {r['seconds']:.1f} |" for r in h]
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(readme: Path, table: str) -> None:
+    """Replace the text between the README's results markers with `table`."""
+    text = readme.read_text()
+    begin, end = "<!-- results:begin -->", "<!-- results:end -->"
+    if begin not in text or end not in text:
+        return
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+    readme.write_text(pattern.sub(lambda _: f"{begin}\n{table}{end}", text))
