@@ -22,6 +22,7 @@ COMMANDS = {
     "analyse": "figures of a trained run: curves, LR schedule, errors, confusion, Grad-CAM",
     "gradcam": "the Grad-CAM gallery of a trained run",
     "bench": "training throughput of the kit against the original loop, as one JSON line",
+    "compare": "a Markdown table comparing finished runs (give their folders)",
 }
 
 
@@ -63,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--resume", action="store_true", help="continue the run in --out")
         p.add_argument("--images", help="also write the figures to this folder (analyse, run)")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
+        if name == "compare":
+            p.add_argument("runs", nargs="+", help="run folders")
+        if name == "bench":
+            p.add_argument("--steps", type=int, default=3, help="timed training steps per loop")
         add_config_flags(p)
     return parser
 
@@ -103,10 +108,14 @@ def run_command(args: argparse.Namespace) -> int:
     from . import pipeline
     from .data import load_cifar10
 
+    if args.command == "compare":
+        from .report import comparison_table
+        print(comparison_table(args.runs), end="")
+        return 0
     config = make_config(args)
     if args.command == "bench":
         from .bench import benchmark
-        print(benchmark(config, load_cifar10(args.data)))
+        print(benchmark(config, load_cifar10(args.data), steps=args.steps))
         return 0
     data = load_cifar10(args.data)
     if args.command == "find-lr":

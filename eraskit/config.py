@@ -48,6 +48,7 @@ class Config:
     lr_start: float = 1e-4  # sweep starts here ...
     lr_end: float = 10.0  # ... and rises exponentially to here
     lr_iters: int = 100  # training steps in the sweep (the suggestion needs at least 17)
+    lr_factor: float = 10.0  # suggested max LR = this x the rate at the sweep's loss minimum
     # execution
     device: str = "auto"  # "auto" picks cuda, then mps, then cpu
     amp: bool = True  # bf16 autocast (fp16 + grad scaling on CUDA cards without bf16)
@@ -138,7 +139,7 @@ def validate(config: Config) -> None:
     for name, allowed in CHOICES.items():
         _check(getattr(config, name) in allowed,
                f"{name} must be one of {', '.join(allowed)}, got {getattr(config, name)!r}")
-    positive = ["width", "epochs", "batch_size", "eval_batch_size", "lr_start", "lr_end",
+    positive = ["width", "epochs", "batch_size", "eval_batch_size", "lr_start", "lr_end", "lr_factor",
                 "div_factor", "final_div_factor"]
     for name in positive:
         _check(getattr(config, name) > 0, f"{name} must be positive, got {getattr(config, name)}")

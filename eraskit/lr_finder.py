@@ -42,16 +42,18 @@ def range_test(model: nn.Module, loader, config: Config, device: torch.device,
     lrs = [float(x) for x in finder.history["lr"]]
     losses = [float(x) for x in finder.history["loss"]]
     del finder, trial, optimizer
-    return {"lrs": lrs, "losses": losses, **suggest(lrs, losses)}
+    return {"lrs": lrs, "losses": losses, **suggest(lrs, losses, config.lr_factor)}
 
 
-def suggest(lrs: list[float], losses: list[float]) -> dict:
-    """The suggestion rule: the rate where the smoothed loss is lowest.
+def suggest(lrs: list[float], losses: list[float], factor: float = 10.0) -> dict:
+    """The suggestion rule: `factor` times the rate where the smoothed loss is lowest.
 
-    Past the minimum the loss climbs: the rate is as large as an untrained network tolerates.
-    OneCycle only reaches its peak after a warm-up, when the network tolerates more, so the
-    minimum itself is a safe peak (Smith's recipe). The point of steepest descent is reported
-    too, for comparison (torch-lr-finder's own suggestion).
+    The sweep trains an untrained network for a few dozen steps; past its loss minimum that
+    network becomes unstable. OneCycle reaches its peak only after a long warm-up, when the
+    network tolerates far larger rates, so the minimum itself is too timid a peak. Measured
+    on CIFAR-10 (20 epochs, SGD): a peak of about 10x the minimum's rate beat the minimum
+    itself by 1.5 points at width 64 and 2.5 points at width 16 (see results/README.md).
+    The point of steepest descent (torch-lr-finder's own suggestion) is reported too.
     """
     lrs_a, losses_a = np.asarray(lrs), np.asarray(losses)
     finite = np.isfinite(losses_a)
@@ -65,6 +67,6 @@ def suggest(lrs: list[float], losses: list[float]) -> dict:
                            "use more --lr-iters, or pass --max-lr")
     slope = np.gradient(losses_a[SKIP_START:best + 1], np.log10(lrs_a[SKIP_START:best + 1]))
     steepest = SKIP_START + int(np.argmin(slope))
-    return {"suggested_lr": float(lrs_a[best]), "min_loss_lr": float(lrs_a[best]),
+    return {"suggested_lr": float(factor * lrs_a[best]), "min_loss_lr": float(lrs_a[best]),
             "steepest_lr": float(lrs_a[steepest]),
-            "rule": "the rate at the smoothed loss minimum"}
+            "rule": f"{factor:g} x the rate at the smoothed loss minimum"}

@@ -65,6 +65,7 @@ def plot_lr_finder(result: dict, caption: Optional[str] = None) -> plt.Figure:
     ax.plot(result["lrs"], result["losses"])
     ax.set_xscale("log")
     marks = (("suggested_lr", "suggested max LR", "tab:red"),
+             ("min_loss_lr", "loss minimum", "tab:orange"),
              ("steepest_lr", "steepest descent", "tab:gray"))
     for key, label, color in marks:
         if result.get(key):

@@ -189,3 +189,23 @@ def update_readme(readme: Path, table: str) -> None:
         return
     pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
     readme.write_text(pattern.sub(lambda _: f"{begin}\n{table}{end}", text))
+
+
+def comparison_table(run_dirs: Iterable[str | Path]) -> str:
+    """A Markdown table comparing runs side by side, read from their run folders."""
+    lines = ["| run | width | optimizer | max LR (source) | label smoothing | cutout | flip TTA | "
+             "precision | final test acc | best test acc | median s/epoch |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for run_dir in run_dirs:
+        run = load_run(run_dir)
+        c, m, h = run.config, run.meta, run.history
+        if not h:
+            continue
+        best = max(r["test_acc"] for r in h)
+        lines.append(
+            f"| {Path(run_dir).name} | {c.width} | {c.optimizer} | {m.get('max_lr', 0):.3g} "
+            f"({m.get('max_lr_source', '?')}) | {c.label_smoothing:g} | {c.cutout or 'off'} | "
+            f"{'yes' if c.flip_tta else 'no'} | {m.get('precision', '?')} | "
+            f"{h[-1]['test_acc']:.2%} | {best:.2%} | "
+            f"{statistics.median(r['seconds'] for r in h):.1f} |")
+    return "\n".join(lines) + "\n"

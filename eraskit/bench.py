@@ -1,0 +1,106 @@
+"""Training throughput, end to end (augmentation included): the kit's loop against the
+original submission's loop, timed in one process on the same model, width and batch.
+
+The reference does what the original did: fp32, contiguous (NCHW) memory, albumentations
+called image by image in the main process, and every step's loss tensor kept in a list.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import torch
+
+from . import augment
+from .config import Config
+from .data import Cifar10
+from .errors import EraskitError
+from .model import ResNet18
+from .train import (Precision, make_criterion, make_optimizer, make_scheduler, resolve_device,
+                    train_epoch)
+
+
+def _images(data: Cifar10, count: int) -> tuple[np.ndarray, np.ndarray]:
+    reps = -(-count // len(data.x_train))
+    return np.tile(data.x_train, (reps, 1, 1, 1))[:count], np.tile(data.y_train, reps)[:count]
+
+
+def time_kit(config: Config, images: np.ndarray, labels: np.ndarray, device: torch.device,
+             steps: int) -> float:
+    """Images per second of the kit's train_epoch over `steps` batches, after one warm-up pass."""
+    torch.manual_seed(config.seed)
+    model = ResNet18(config.width).to(device)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    trainable = torch.compile(model) if config.compile else model
+    loader = augment.train_loader(images, labels, config, device)
+    optimizer = make_optimizer(model, config, lr=0.01)
+    scheduler = make_scheduler(optimizer, config.replace(epochs=2), 0.05, len(loader))
+    precision = Precision.choose(device, config.amp)
+    args = (trainable, loader, optimizer, scheduler, make_criterion(config),
+            precision.grad_scaler(), precision, device, config.channels_last)
+    loader.sampler.set_epoch(1)
+    train_epoch(*args, epoch=1, progress=False)  # warm-up: workers, kernels, allocator
+    _sync(device)
+    start = time.perf_counter()
+    loader.sampler.set_epoch(2)
+    train_epoch(*args, epoch=2, progress=False)
+    _sync(device)
+    return steps * config.batch_size / (time.perf_counter() - start)
+
+
+def time_reference(config: Config, images: np.ndarray, labels: np.ndarray,
+                   device: torch.device, steps: int) -> float:
+    """Images per second of the original loop over `steps` batches, after one warm-up step."""
+    torch.manual_seed(config.seed)
+    model = ResNet18(config.width).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    criterion = torch.nn.CrossEntropyLoss()
+    transform = augment.train_transform(config)
+    losses = []  # the original kept every loss tensor alive for the whole run
+    batch = config.batch_size
+    order = np.random.default_rng(config.seed).permutation(len(images))
+
+    def step(k: int) -> None:
+        idx = order[(k * batch) % len(images):][:batch]
+        x = torch.stack([transform(image=images[i])["image"] for i in idx]).to(device)
+        y = torch.as_tensor(labels[idx]).to(device)
+        loss = criterion(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss)
+
+    model.train()
+    step(0)
+    _sync(device)
+    start = time.perf_counter()
+    for k in range(1, steps + 1):
+        step(k)
+    _sync(device)
+    return steps * batch / (time.perf_counter() - start)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def benchmark(config: Config, data: Cifar10, steps: int = 3) -> str:
+    """One JSON line: width, batch_size, kit_img_per_s, reference_img_per_s, ratio, ..."""
+    if steps < 1:
+        raise EraskitError(f"steps must be at least 1, got {steps}")
+    device = resolve_device(config.device)
+    images, labels = _images(data, steps * config.batch_size)
+    reference = time_reference(config, images, labels, device, steps)
+    kit = time_kit(config, images, labels, device, steps)
+    return json.dumps({
+        "width": config.width, "batch_size": config.batch_size, "steps": steps,
+        "device": str(device), "kit_precision": str(Precision.choose(device, config.amp)),
+        "kit_channels_last": config.channels_last, "kit_compile": config.compile,
+        "kit_workers": augment.resolve_workers(config.workers, device),
+        "kit_img_per_s": round(kit, 1), "reference_img_per_s": round(reference, 1),
+        "ratio": round(kit / reference, 3), "torch": torch.__version__,
+        "threads": torch.get_num_threads()})
