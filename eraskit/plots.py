@@ -81,7 +81,7 @@ def plot_image_grid(rgb: np.ndarray, titles: Sequence[str], columns: int = 5,
                     caption: Optional[str] = None, size: float = 2.0) -> plt.Figure:
     """rgb (N, H, W, 3) in [0, 1] as a grid, one title per image."""
     rows = int(np.ceil(len(rgb) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * 1.15 * rows),
+    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * 1.3 * rows),
                              squeeze=False)
     for ax in axes.flat:
         ax.axis("off")

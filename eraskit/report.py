@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from . import metrics, plots
+from . import metrics, plots, sanity
 from .augment import test_transform
 from .config import Config
 from .data import Cifar10
@@ -22,7 +22,7 @@ from .errors import EraskitError
 from .gradcam import compute_cams, plot_gradcam_gallery
 from .model import ResNet18
 from .pipeline import load_model
-from .runs import Run, RunPaths, load_run
+from .runs import Run, RunPaths, load_run, save_json
 from .train import lr_schedule
 
 
@@ -95,6 +95,27 @@ def gradcam_gallery(results: TestResults, count: int = 10, layer: Optional[str] 
                                 title=f"{method} at {layer}: where the evidence for each class lies")
 
 
+def trust_check(results: TestResults, count: int = 10) -> tuple[plt.Figure, dict]:
+    """The gallery's images: the randomisation check (figure) and faithfulness scores (dict).
+
+    The scores go to the run's trust.json as well."""
+    config = results.run.config
+    chosen = metrics.misclassified(results.labels, results.probs, count)
+    images, preds = results.normalized(chosen), results.preds[chosen]
+    check = sanity.randomization_check(results.model, images, preds, config.cam_layer,
+                                       config.cam_method, seed=config.seed)
+    scores = sanity.faithfulness(results.model, images, preds, method=config.cam_method,
+                                 seed=config.seed)
+    scores.update(target="predicted class of the gallery's images", layer=config.cam_layer,
+                  spearman_trained_vs_random=[round(float(r), 4) for r in check["spearman"]],
+                  mean_spearman=check["mean_spearman"])
+    save_json(results.run.paths.trust, scores)
+    titles = [f"pred {results.classes[p]}" for p in preds]
+    fig = sanity.plot_randomization(plots.denormalize(images), check, titles,
+                                    caption=caption(results.run))
+    return fig, scores
+
+
 def misclassified_gallery(results: TestResults, count: int = 10) -> plt.Figure:
     chosen = metrics.misclassified(results.labels, results.probs, count)
     rgb = plots.denormalize(results.normalized(chosen))
@@ -141,6 +162,7 @@ def write_figures(run_dir: str | Path, data: Cifar10, config: Optional[Config] =
                                                                     results.classes, caption(run)),
         "gradcam": lambda: gradcam_gallery(results, layer=config.cam_layer,
                                            method=config.cam_method),
+        "gradcam_sanity": lambda: trust_check(results)[0],
     }
     if run.lr_finder is None:
         makers.pop("lr_finder")

@@ -7,6 +7,7 @@ runs/<name>/
   history.json     one object per completed epoch
   checkpoint.pt    model, optimizer, scheduler, epoch, history, config (written atomically)
   predictions.npz  test logits, labels and test-set indices of the final model
+  trust.json       Grad-CAM sanity check and faithfulness scores (written by the analysis)
   figures/*.png
 """
 
@@ -36,6 +37,7 @@ class RunPaths:
     history = property(lambda self: self.root / "history.json")
     checkpoint = property(lambda self: self.root / "checkpoint.pt")
     predictions = property(lambda self: self.root / "predictions.npz")
+    trust = property(lambda self: self.root / "trust.json")
     figures = property(lambda self: self.root / "figures")
 
     def figure(self, name: str) -> Path:
