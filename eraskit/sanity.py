@@ -65,16 +65,19 @@ def road_scores(model: nn.Module, images: torch.Tensor, cams: np.ndarray,
 
 def faithfulness(model: nn.Module, images: torch.Tensor, target_classes: Sequence[int],
                  layers: Sequence[str] = ("layer3", "layer4"), method: str = "gradcam",
-                 seed: int = 0) -> dict:
+                 seed: int = 0, percentiles: Sequence[int] = (20, 40, 60, 80)) -> dict:
     """Mean ROAD score of the CAMs at each layer against random maps on the same images."""
     rng = np.random.default_rng(seed)
     random_maps = rng.random((len(images), *images.shape[-2:])).astype(np.float32)
-    result = {"metric": "ROAD combined (percentiles 20, 40, 60, 80), probability units",
-              "method": method, "images": len(images),
-              "random_maps": float(road_scores(model, images, random_maps, target_classes).mean())}
+
+    def score(maps: np.ndarray) -> float:
+        return float(road_scores(model, images, maps, target_classes, percentiles).mean())
+
+    result = {"metric": f"ROAD combined (percentiles {', '.join(map(str, percentiles))}), "
+                        f"probability units", "method": method, "images": len(images),
+              "random_maps": score(random_maps)}
     for layer in layers:
-        cams = compute_cams(model, images, target_classes, layer, method)
-        result[layer] = float(road_scores(model, images, cams, target_classes).mean())
+        result[layer] = score(compute_cams(model, images, target_classes, layer, method))
     return result
 
 
