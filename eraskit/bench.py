@@ -18,8 +18,9 @@ from .config import Config
 from .data import Cifar10
 from .errors import EraskitError
 from .model import ResNet18
-from .train import (Precision, make_criterion, make_optimizer, make_scheduler, resolve_device,
-                    train_epoch)
+from .pipeline import build_model, make_train_loader
+from .train import (Precision, make_criterion, make_optimizer, resolve_device, train_epoch,
+                    use_channels_last)
 
 
 def _images(data: Cifar10, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -30,17 +31,14 @@ def _images(data: Cifar10, count: int) -> tuple[np.ndarray, np.ndarray]:
 def time_kit(config: Config, images: np.ndarray, labels: np.ndarray, device: torch.device,
              steps: int) -> float:
     """Images per second of the kit's train_epoch over `steps` batches, after one warm-up pass."""
-    torch.manual_seed(config.seed)
-    model = ResNet18(config.width).to(device)
-    if config.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model = build_model(config, 10, device)
     trainable = torch.compile(model) if config.compile else model
-    loader = augment.train_loader(images, labels, config, device)
+    loader = make_train_loader(images, labels, config, device)
     optimizer = make_optimizer(model, config, lr=0.01)
-    scheduler = make_scheduler(optimizer, config.replace(epochs=2), 0.05, len(loader))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)  # timing only
     precision = Precision.choose(device, config.amp)
     args = (trainable, loader, optimizer, scheduler, make_criterion(config),
-            precision.grad_scaler(), precision, device, config.channels_last)
+            precision.grad_scaler(), precision, device, use_channels_last(config, device))
     loader.sampler.set_epoch(1)
     train_epoch(*args, epoch=1, progress=False)  # warm-up: workers, kernels, allocator
     _sync(device)
@@ -99,8 +97,9 @@ def benchmark(config: Config, data: Cifar10, steps: int = 3) -> str:
     return json.dumps({
         "width": config.width, "batch_size": config.batch_size, "steps": steps,
         "device": str(device), "kit_precision": str(Precision.choose(device, config.amp)),
-        "kit_channels_last": config.channels_last, "kit_compile": config.compile,
-        "kit_workers": augment.resolve_workers(config.workers, device),
+        "kit_channels_last": use_channels_last(config, device), "kit_compile": config.compile,
+        "kit_augment": "on the device" if config.gpu_augment else
+                       f"{augment.resolve_workers(config.workers, device)} DataLoader workers",
         "kit_img_per_s": round(kit, 1), "reference_img_per_s": round(reference, 1),
         "ratio": round(kit / reference, 3), "torch": torch.__version__,
         "threads": torch.get_num_threads()})

@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for name, summary in COMMANDS.items():
         p = sub.add_parser(name, help=summary, description=summary)
+        if name == "compare":
+            p.add_argument("runs", nargs="+", help="run folders")
+            continue
         p.add_argument("--preset", default="full", choices=list(cfg.PRESETS),
                        help="starting settings: full (the assignment), smoke (<1 min on a CPU), "
                             "cpu (20 epochs, well under an hour on 2 CPU cores)")
@@ -64,8 +67,6 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--resume", action="store_true", help="continue the run in --out")
         p.add_argument("--images", help="also write the figures to this folder (analyse, run)")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
-        if name == "compare":
-            p.add_argument("runs", nargs="+", help="run folders")
         if name == "bench":
             p.add_argument("--steps", type=int, default=3, help="timed training steps per loop")
         add_config_flags(p)
@@ -93,7 +94,8 @@ def make_config(args: argparse.Namespace) -> cfg.Config:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    args.out = args.out or f"runs/{args.preset}"
+    if args.command != "compare":
+        args.out = args.out or f"runs/{args.preset}"
     try:
         return run_command(args)
     except EraskitError as err:

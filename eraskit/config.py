@@ -44,6 +44,8 @@ class Config:
     pad: int = 4  # pad 32 -> 40, then random-crop back to 32
     cutout: int = 16  # side of the one square hole, filled with the dataset mean; 0 = off
     flip_tta: bool = True  # average the logits of each test image and its mirror image
+    gpu_augment: bool = False  # the same augmentations on whole batches on the device, for
+    #                            GPUs that a few CPU cores cannot feed (see gpu_augment.py)
     # LR range test (torch-lr-finder)
     lr_start: float = 1e-4  # sweep starts here ...
     lr_end: float = 10.0  # ... and rises exponentially to here

@@ -49,8 +49,10 @@ def compute_cams(model: nn.Module, images: torch.Tensor, target_classes: Sequenc
     device = next(model.parameters()).device
     cam = methods[method](model=model, target_layers=[target_layer(model, layer)])
     try:  # no `with` block: its exit would swallow an IndexError and return nothing
-        with torch.enable_grad():  # gradients are the method, even in an inference notebook
-            maps = cam(input_tensor=images.to(device),
+        # Gradients are the method, even in an inference notebook. enable_grad alone does not
+        # leave inference_mode, and images made under it cannot be saved for backward: clone.
+        with torch.inference_mode(False), torch.enable_grad():
+            maps = cam(input_tensor=images.to(device).clone(),
                        targets=[ClassifierOutputTarget(int(c)) for c in target_classes])
     finally:
         cam.activations_and_grads.release()

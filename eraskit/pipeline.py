@@ -17,11 +17,12 @@ from . import augment, runs
 from .config import Config, same_training
 from .data import Cifar10, subset
 from .errors import EraskitError
+from .gpu_augment import DeviceLoader
 from .lr_finder import range_test
 from .model import ResNet18
 from .runs import RunPaths
 from .train import (Precision, evaluate, make_criterion, make_optimizer, make_scheduler, predict,
-                    resolve_device, train_epoch)
+                    resolve_device, train_epoch, use_channels_last)
 
 
 def prepare(config: Config, data: Cifar10) -> tuple[Cifar10, np.ndarray]:
@@ -32,7 +33,17 @@ def prepare(config: Config, data: Cifar10) -> tuple[Cifar10, np.ndarray]:
 def build_model(config: Config, num_classes: int, device: torch.device) -> ResNet18:
     torch.manual_seed(config.seed)  # same seed, same initial weights
     model = ResNet18(config.width, num_classes).to(device)
-    return model.to(memory_format=torch.channels_last) if config.channels_last else model
+    nhwc = use_channels_last(config, device)
+    return model.to(memory_format=torch.channels_last) if nhwc else model
+
+
+def make_train_loader(images: np.ndarray, labels: np.ndarray, config: Config,
+                      device: torch.device):
+    """Augmented training batches: the albumentations DataLoader, or with gpu_augment the
+    same augmentations done on whole batches on the device."""
+    if config.gpu_augment:
+        return DeviceLoader(images, labels, config, device)
+    return augment.train_loader(images, labels, config, device)
 
 
 def find_lr(config: Config, data: Cifar10, out: str | Path, progress: bool = True,
@@ -41,6 +52,7 @@ def find_lr(config: Config, data: Cifar10, out: str | Path, progress: bool = Tru
     paths = RunPaths(Path(out))
     runs.check_writable(paths.root)
     device = resolve_device(config.device)
+    claim_folder(paths, config)
     data, _ = prepare(config, data)
     model = build_model(config, len(data.classes), device)
     loader = augment.train_loader(data.x_train, data.y_train, config, device)
@@ -51,6 +63,15 @@ def find_lr(config: Config, data: Cifar10, out: str | Path, progress: bool = Tru
     log(f"suggested max LR {result['suggested_lr']:.3g} ({result['rule']}); "
         f"saved {paths.lr_finder}")
     return result
+
+
+def claim_folder(paths: RunPaths, config: Config) -> None:
+    """Save the config in a new run folder; refuse a folder started with other settings."""
+    if not paths.config.is_file():
+        runs.save_json(paths.config, config.to_dict())
+    elif not same_training(runs.load_run(paths.root).config, config):
+        raise EraskitError(f"{paths.root} was started with other settings: use a new --out, or "
+                           f"resume with the saved ones (--resume)")
 
 
 def describe_device(device: torch.device) -> str:
@@ -74,15 +95,15 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
     if has_checkpoint and not resume:
         raise EraskitError(f"{paths.root} already holds a trained run: pass --resume to continue "
                            f"it, or --out a new folder")
-    if paths.config.is_file() and not same_training(runs.load_run(paths.root).config, config):
-        raise EraskitError(f"{paths.root} was started with another config: use a new --out, or "
-                           f"resume with the saved settings")
     device = resolve_device(config.device)
+    claim_folder(paths, config)
+    for stale in paths.root.glob(".*.tmp"):  # left by a kill in the middle of a write
+        stale.unlink(missing_ok=True)
     torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest kernels
     precision = Precision.choose(device, config.amp)
     data, test_indices = prepare(config, data)
     model = build_model(config, len(data.classes), device)
-    train_loader = augment.train_loader(data.x_train, data.y_train, config, device)
+    train_loader = make_train_loader(data.x_train, data.y_train, config, device)
     test_loader = augment.test_loader(data.x_test, data.y_test, config, device)
 
     max_lr = config.max_lr
@@ -104,8 +125,6 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
         scaler.load_state_dict(state["scaler"])
         history = state["history"]
         log(f"resuming {paths.root} after epoch {state['epoch']} of {config.epochs}")
-    else:
-        runs.save_json(paths.config, config.to_dict())
     meta = {"data_source": data.source, "device": describe_device(device),
             "precision": str(precision), "max_lr": max_lr,
             "max_lr_source": "config" if config.max_lr else "LR range test",
@@ -115,17 +134,19 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
             "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     runs.save_json(paths.meta, meta)
 
-    log(f"training {config.epochs} epochs on {meta['device']} ({precision}), max LR {max_lr:.3g}; "
-        f"run folder {paths.root}")
+    if len(history) < config.epochs:
+        log(f"training epochs {len(history) + 1}-{config.epochs} on {meta['device']} ({precision}), "
+            f"max LR {max_lr:.3g}; run folder {paths.root}")
     trainable = torch.compile(model) if config.compile else model
+    channels_last = use_channels_last(config, device)
     for epoch in range(len(history) + 1, config.epochs + 1):
         start = time.perf_counter()
         train_loader.sampler.set_epoch(epoch)
         row = {"epoch": epoch}
         row.update(train_epoch(trainable, train_loader, optimizer, scheduler, criterion, scaler,
-                               precision, device, config.channels_last, epoch, progress))
+                               precision, device, channels_last, epoch, progress))
         train_seconds = time.perf_counter() - start
-        logits, labels = predict(trainable, test_loader, precision, device, config.channels_last,
+        logits, labels = predict(trainable, test_loader, precision, device, channels_last,
                                  config.flip_tta)
         row.update(evaluate(logits, labels, criterion))
         row.update(seconds=time.perf_counter() - start,

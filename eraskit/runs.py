@@ -90,8 +90,9 @@ def load_checkpoint(path: Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated zip, pickle that asks for code, foreign file
+        first_line = next(iter(str(err).splitlines()), "")  # an empty file's error has no text
         raise EraskitError(f"{path} is not a readable eraskit checkpoint "
-                           f"({type(err).__name__}: {str(err).splitlines()[0][:200]})") from None
+                           f"({type(err).__name__}: {first_line[:200]})") from None
     if not isinstance(state, dict) or not {"model", "epoch", "config"} <= set(state):
         raise EraskitError(f"{path} is not an eraskit checkpoint (missing model/epoch/config)")
     return state

@@ -90,8 +90,12 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: Config, max_lr: flo
                    steps_per_epoch: int) -> torch.optim.lr_scheduler.OneCycleLR:
     """OneCycle, stepped once per batch: warm up from max_lr / div_factor to max_lr over
     pct_start of the steps while momentum falls to 0.85, then anneal to a near-zero rate."""
+    total = config.epochs * steps_per_epoch
+    if config.pct_start * total <= 1:
+        raise EraskitError(f"{total} training steps leave OneCycle no warm-up: use more epochs, "
+                           f"more data or a smaller batch size")
     return torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=max_lr, total_steps=config.epochs * steps_per_epoch,
+        optimizer, max_lr=max_lr, total_steps=total,
         pct_start=config.pct_start, anneal_strategy=config.anneal, div_factor=config.div_factor,
         final_div_factor=config.final_div_factor, base_momentum=0.85,
         max_momentum=config.momentum)
@@ -111,6 +115,13 @@ def lr_schedule(config: Config, max_lr: float, steps_per_epoch: int) -> np.ndarr
 
 def make_criterion(config: Config) -> nn.Module:
     return nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+
+
+def use_channels_last(config: Config, device: torch.device) -> bool:
+    """Whether to train in NHWC memory: as configured, except on a CPU below width 8. There
+    oneDNN's weight gradient of the strided 1x1 shortcut with fewer than 8 input channels
+    corrupts the heap and kills the process (torch 2.14, AVX2); such tiny widths gain nothing."""
+    return config.channels_last and (device.type != "cpu" or config.width >= 8)
 
 
 def to_device(images: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:

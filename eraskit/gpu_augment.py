@@ -1,0 +1,90 @@
+"""Augmentation on whole batches on the training device: the GPU path.
+
+On a fast GPU the albumentations path runs out of CPU cores first: an H100 fed by 15 workers
+waited for augmentation at 12,000 images a second (results/README.md). This path keeps the
+uint8 training set on the device and does the same pad + random crop, horizontal flip and
+mean-filled hole on whole batches, so the CPU only launches kernels. Its draws follow the same
+distributions as the albumentations pipeline (tests/test_gpu_augment.py), not the same
+numbers: a run is reproducible within one path.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .augment import MEAN_UINT8
+from .config import Config
+from .data import MEAN, STD
+
+CUTOUT_P = 0.5  # the albumentations pipeline's CoarseDropout probability
+
+
+class BatchAugment:
+    """uint8 (B, 32, 32, 3) images on any device -> augmented, normalised (B, 3, 32, 32)."""
+
+    def __init__(self, config: Config, device: torch.device):
+        self.pad, self.cutout = config.pad, config.cutout
+        self.fill = torch.tensor(MEAN_UINT8, device=device).view(1, 3, 1, 1) / 255.0
+        self.mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1)
+        self.std = torch.tensor(STD, device=device).view(1, 3, 1, 1)
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        x = images.permute(0, 3, 1, 2).float() / 255.0
+        n, _, h, w = x.shape
+        dev = x.device
+
+        def draw(high: int) -> torch.Tensor:  # n integers in [0, high)
+            return torch.randint(0, high, (n,), device=dev, generator=generator)
+
+        if self.pad:  # reflect padding is OpenCV's BORDER_REFLECT_101, as in the CPU path
+            x = F.pad(x, (self.pad,) * 4, mode="reflect")
+            rows = draw(2 * self.pad + 1)[:, None] + torch.arange(h, device=dev)
+            cols = draw(2 * self.pad + 1)[:, None] + torch.arange(w, device=dev)
+            x = x.gather(2, rows[:, None, :, None].expand(n, 3, h, x.shape[3]))
+            x = x.gather(3, cols[:, None, None, :].expand(n, 3, h, w))
+        flip = torch.rand(n, device=dev, generator=generator) < 0.5
+        x = torch.where(flip[:, None, None, None], x.flip(3), x)
+        if self.cutout:
+            s = self.cutout
+            top, left = draw(h - s + 1), draw(w - s + 1)
+            apply = torch.rand(n, device=dev, generator=generator) < CUTOUT_P
+            ys, xs = torch.arange(h, device=dev), torch.arange(w, device=dev)
+            inside_y = (ys >= top[:, None]) & (ys < top[:, None] + s)
+            inside_x = (xs >= left[:, None]) & (xs < left[:, None] + s)
+            hole = inside_y[:, :, None] & inside_x[:, None, :] & apply[:, None, None]
+            x = torch.where(hole[:, None], self.fill, x)
+        return (x - self.mean) / self.std
+
+
+class DeviceLoader:
+    """Training batches cut from a uint8 copy of the data kept on `device`.
+
+    Iterating gives (images (B, 3, 32, 32) normalised, labels (B,)) with the last partial
+    batch dropped; the shuffle and the augmentation depend on (seed, epoch) only."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, config: Config,
+                 device: torch.device, batch_size: int | None = None):
+        self.images = torch.from_numpy(images).to(device)
+        self.labels = torch.from_numpy(labels).to(device)
+        self.batch_size = batch_size or config.batch_size
+        self.augment = BatchAugment(config, device)
+        self.seed, self.device, self.epoch = config.seed, device, 0
+        self.sampler = self  # the training loop calls loader.sampler.set_epoch(e), as for a DataLoader
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return max(1, len(self.images) // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(self.seed * 1_000_003 + self.epoch)
+        order = torch.randperm(len(self.images), device=self.device, generator=generator)
+        for k in range(len(self)):
+            idx = order[k * self.batch_size:(k + 1) * self.batch_size]
+            yield self.augment(self.images[idx], generator), self.labels[idx]

@@ -1,0 +1,71 @@
+"""What the tests share besides fixtures: tiny synthetic data, the tiny run's settings, and
+tools to compare run folders. (Not in conftest.py: notebooks/ has a conftest module too, and
+`from conftest import ...` would find whichever of the two pytest loaded last.)"""
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from eraskit.config import Config, preset
+from eraskit.data import CLASSES, Cifar10
+
+ROOT = Path(__file__).resolve().parents[1]
+ERASKIT = [sys.executable, "-m", "eraskit"]
+TIMING_KEYS = ("seconds", "train_img_per_s", "peak_memory_mb")
+
+# The tiny run, as command-line flags and as the Config those flags make (the same settings):
+# width 8, 64 training images in batches of 16 (4 steps an epoch), 32 test images, 3 epochs.
+TINY = dict(width=8, subset=64, test_subset=32, batch_size=16, epochs=3, max_lr=0.05, workers=0,
+            device="cpu", amp=False, eval_batch_size=64)
+TINY_FLAGS = ["--preset", "smoke", "--width", "8", "--subset", "64", "--test-subset", "32",
+              "--batch-size", "16", "--epochs", "3", "--max-lr", "0.05", "--workers", "0",
+              "--device", "cpu", "--no-amp", "--eval-batch-size", "64", "--quiet"]
+
+
+def tiny_config(**changes) -> Config:
+    """The smoke preset shrunk to seconds (see TINY)."""
+    return preset("smoke", **{**TINY, **changes})
+
+
+def synthetic_cifar(n_train: int = 64, n_test: int = 32, seed: int = 0) -> Cifar10:
+    """Learnable CIFAR-shaped data: uint8 (N, 32, 32, 3), each class a blocky random colour
+    template plus noise; labels balanced over the 10 classes, shuffled."""
+    rng = np.random.default_rng(seed)
+    templates = rng.integers(0, 256, (10, 4, 4, 3)).repeat(8, axis=1).repeat(8, axis=2)
+
+    def split(n: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = rng.permutation(np.arange(n) % 10)
+        noise = rng.integers(-40, 41, (n, 32, 32, 3))
+        images = np.clip(templates[labels] + noise, 0, 255).astype(np.uint8)
+        return images, labels.astype(np.int64)
+
+    (x_train, y_train), (x_test, y_test) = split(n_train), split(n_test)
+    return Cifar10(x_train, y_train, x_test, y_test, CLASSES, "synthetic")
+
+
+def save_npz(path: Path, data: Cifar10, **replace) -> Path:
+    """Write `data` as the .npz the kit reads; `replace` swaps or adds arrays."""
+    arrays = dict(x_train=data.x_train, y_train=data.y_train, x_test=data.x_test,
+                  y_test=data.y_test)
+    np.savez(path, **{**arrays, **replace})
+    return path
+
+
+def snapshot(folder: Path) -> dict:
+    """Every file under `folder` with its bytes and modification time."""
+    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def without_timing(history: list[dict]) -> list[dict]:
+    """History rows without the keys that measure time or memory."""
+    return [{k: v for k, v in row.items() if k not in TIMING_KEYS} for row in history]
+
+
+def subprocess_env() -> dict:
+    """The environment for `python -m eraskit` in a subprocess: no real data, this checkout."""
+    env = {k: v for k, v in os.environ.items() if k != "ERASKIT_DATA"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    return env

@@ -1,0 +1,171 @@
+"""Bad input on the command line: exit code 2, one line on stderr, no traceback, and nothing
+in an existing run folder changes. Most cases run main() in this process (fast); a few run
+`python -m eraskit` as a user would."""
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+from eraskit import cli, pipeline, runs
+from eraskit.cli import main
+from helpers import (ERASKIT, TINY_FLAGS, save_npz, snapshot, subprocess_env, tiny_config,
+                     without_timing)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, data, trained_run):
+    """Good and bad data files, an existing run, an empty folder and a regular file."""
+    root = tmp_path_factory.mktemp("cli")
+    corrupt = root / "corrupt.npz"
+    corrupt.write_bytes(np.random.default_rng(0).bytes(3000))
+    (root / "empty").mkdir()
+    (root / "a_file").write_text("")
+    return {
+        "good": save_npz(root / "good.npz", data),
+        "corrupt": corrupt,
+        "shape": save_npz(root / "shape.npz", data, x_train=data.x_train[:, :, :, :1]),
+        "labels": save_npz(root / "labels.npz", data, y_test=data.y_test + 10),
+        "missing": root / "missing.npz",
+        "run": shutil.copytree(trained_run.paths.root, root / "run"),
+        "empty": root / "empty",
+        "file": root / "a_file",
+    }
+
+
+def call(argv: list[str], capsys) -> tuple[int, str, str]:
+    """main(argv) as the shell sees it: exit code, stdout, stderr."""
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exit:  # argparse's errors
+        code = exit.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# (arguments, a fragment of the one-line message); "{name}" is a path from `files`.
+BAD = [
+    (["train", "--epochs", "0"], "epochs must be positive"),
+    (["train", "--max-lr", "-1"], "max_lr must be positive"),
+    (["train", "--max-lr", "nan"], "max_lr must be a finite number"),
+    (["train", "--batch-size", "0"], "batch_size must be positive"),
+    (["train", "--device", "tpu"], "invalid choice: 'tpu'"),
+    (["train", "--width", "abc"], "invalid int value: 'abc'"),
+    (["train", "--epochs", "1.5"], "invalid int value: '1.5'"),
+    (["train", "--preset", "huge"], "invalid choice: 'huge'"),
+    (["train", "--data", "{missing}"], "data file not found"),
+    (["train", "--data", "{corrupt}"], "corrupt.npz is not a readable .npz"),
+    (["train", "--data", "{shape}"], "x_train in {shape} must be uint8 (N, 32, 32, 3)"),
+    (["train", "--data", "{labels}"], "y_test in {labels} has labels outside 0..9"),
+    (["train", "--resume", "--epochs", "5"], "was trained with other epochs"),
+    (["train"], "already holds a trained run: pass --resume"),
+    (["run"], "already holds a trained run"),
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_input_exits_2_with_one_line_and_changes_nothing(files, capsys, argv, message):
+    argv = [a.format(**files) for a in argv]
+    if "--data" not in argv:
+        argv += ["--data", files["good"]]
+    if "--device" not in argv:
+        argv += ["--device", "cpu"]
+    before = snapshot(files["run"])
+    code, out, err = call(argv + ["--out", files["run"], "--quiet"], capsys)
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert "error:" in err and message.format(**files) in err
+    assert snapshot(files["run"]) == before
+
+
+@pytest.mark.parametrize("command", ["analyse", "gradcam"])
+def test_analysis_of_a_folder_without_a_run(files, capsys, command):
+    code, _, err = call([command, "--data", files["good"], "--out", files["empty"]], capsys)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "holds no run" in err and "eraskit train" in err
+    assert not any(files["empty"].iterdir())
+
+
+def test_an_unwritable_out_folder_fails_before_training(files, capsys):
+    out = files["file"] / "run"
+    code, _, err = call(["train", *TINY_FLAGS, "--data", files["good"], "--out", out], capsys)
+    assert code == 2 and len(err.splitlines()) == 1 and "cannot write to" in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_an_unavailable_device(files, capsys, tmp_path):
+    argv = ["train", *TINY_FLAGS, "--device", "cuda", "--data", files["good"], "--out", tmp_path]
+    code, _, err = call(argv, capsys)
+    assert code == 2 and "device 'cuda' is not available" in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_interrupt_says_how_to_continue(files, capsys, tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "fit", interrupted)
+    code, _, err = call(["train", *TINY_FLAGS, "--data", files["good"], "--out", tmp_path],
+                        capsys)
+    assert code == 130 and err == "eraskit: interrupted; continue with --resume\n"
+
+
+def test_train_then_resume_a_finished_run(files, capsys, tmp_path, trained_run):
+    out = tmp_path / "run"
+    code, stdout, err = call(["train", *TINY_FLAGS, "--data", files["good"], "--out", out],
+                             capsys)
+    assert code == 0, err
+    assert f"run folder: {out}" in stdout
+    run = runs.load_run(out)
+    assert run.config == tiny_config()
+    # The same settings and seed as the fixture's run made in-process: the same numbers.
+    assert without_timing(run.history) == without_timing(trained_run.history)
+    before = runs.read_json(out / "history.json")
+    code, _, err = call(["train", "--resume", "--quiet", "--data", files["good"], "--out", out],
+                        capsys)
+    assert code == 0, err
+    assert runs.read_json(out / "history.json") == before
+
+
+def test_flags_cover_every_config_field():
+    parser = cli.build_parser()
+    args = parser.parse_args(["train", "--epochs", "3", "--no-amp", "--max-lr", "0.1"])
+    assert (args.epochs, args.amp, args.max_lr, args.width) == (3, False, 0.1, None)
+    flags = {a.dest for a in parser._subparsers._group_actions[0].choices["train"]._actions}
+    assert set(tiny_config().to_dict()) <= flags
+
+
+def test_compare_prints_a_table_of_runs(trained_run, capsys):
+    code, out, _ = call(["compare", trained_run.paths.root], capsys)
+    assert code == 0
+    assert out.splitlines()[2].startswith(f"| {trained_run.paths.root.name} | 8 | sgd |")
+
+
+# --- as a user runs it ------------------------------------------------------------------------
+
+SUBPROCESS_BAD = [
+    (["train", "--epochs", "0"], "epochs must be positive"),
+    (["train", "--width", "abc"], "invalid int value: 'abc'"),
+    (["train", "--data", "{corrupt}"], "is not a readable .npz"),
+]
+
+
+def test_python_m_eraskit_bad_input(files):
+    """Started together: each pays the interpreter's start-up, in parallel."""
+    before = snapshot(files["run"])
+    started = []
+    for argv, message in SUBPROCESS_BAD:
+        argv = [a.format(**files) for a in argv]
+        if "--data" not in argv:
+            argv += ["--data", str(files["good"])]
+        command = ERASKIT + argv + ["--out", str(files["run"]), "--quiet"]
+        started.append((subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         text=True, env=subprocess_env()), message))
+    for process, message in started:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 2, err
+        assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+        assert message in err and out == ""
+    assert snapshot(files["run"]) == before

@@ -1,0 +1,319 @@
+"""The five notebooks as files, and the helpers of eraskit.notebook they call.
+
+Every .ipynb has a py:percent twin that jupytext regenerates exactly; committed notebooks hold
+no outputs; each has one parameters cell and no `def` or `class`; their Colab badge and install
+line spell eraskit.notebook.REPOSITORY. Running the notebooks themselves is
+`pytest --nbval-lax notebooks` (see notebooks/conftest.py).
+"""
+
+import ast
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from eraskit import notebook as nb
+from eraskit import report
+from eraskit.config import CHOICES, Config
+from eraskit.errors import EraskitError
+from eraskit.gradcam import cam_methods
+from eraskit.model import ResNet18
+from eraskit.runs import Run, RunPaths
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+NAMES = ["01_explore_data", "02_find_lr", "03_train_resnet", "04_analyse_errors",
+         "05_gradcam_gallery"]
+# Parameters that are not Config fields (those are checked against Config itself).
+OTHER_PARAMETERS = {"DATA", "RUN_DIR", "DRIVE", "IMAGE"}
+BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
+
+
+def read(name: str) -> dict:
+    return json.loads((NOTEBOOKS / f"{name}.ipynb").read_text())
+
+
+def code_cells(notebook: dict) -> list[str]:
+    return ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
+
+
+def as_python(source: str) -> str:
+    """A cell's source as IPython runs it (magics such as %pip become function calls)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(source)
+
+
+def parameters_cell(notebook: dict) -> str:
+    return next("".join(c["source"]) for c in notebook["cells"]
+                if "parameters" in c["metadata"].get("tags", []))
+
+
+def config_expression(notebook: dict) -> str:
+    """The expression a notebook assigns to `config`."""
+    for source in code_cells(notebook):
+        for node in ast.parse(as_python(source)).body:
+            if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "config":
+                return ast.unparse(node.value)
+    raise AssertionError("no `config = ...` in the notebook")
+
+
+def jupytext_py(ipynb: Path) -> str:
+    """What `jupytext --to py:percent -o - NAME.ipynb` prints: the .py the pair must hold."""
+    done = subprocess.run([sys.executable, "-m", "jupytext", "--to", "py:percent", "-o", "-",
+                           str(ipynb)], capture_output=True, text=True, cwd=ipynb.parent)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_the_five_notebooks_and_nothing_else_are_paired():
+    assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == NAMES
+    assert sorted(p.stem for p in NOTEBOOKS.glob("*.py") if p.name != "conftest.py") == NAMES
+    config = (ROOT / "jupytext.toml").read_text()
+    assert re.search(r'^formats = "ipynb,py:percent"$', config, re.M)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_py_twin_is_in_sync(name):
+    twin = NOTEBOOKS / f"{name}.py"
+    assert jupytext_py(NOTEBOOKS / f"{name}.ipynb") == twin.read_text(), (
+        f"notebooks/{name}.py and .ipynb differ: edit the .py, then run "
+        f"`jupytext --sync notebooks/{name}.py`")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_committed_notebook_has_no_outputs(name):
+    notebook = read(name)
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None, (
+                f"{name}.ipynb holds outputs: clear them (Kernel > Restart & Clear Output), "
+                f"or regenerate it with `jupytext --to ipynb notebooks/{name}.py`")
+    assert "widgets" not in notebook["metadata"], "saved widget state"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_one_parameters_cell_near_the_top(name):
+    cells = read(name)["cells"]
+    tagged = [i for i, c in enumerate(cells) if "parameters" in c["metadata"].get("tags", [])]
+    assert len(tagged) == 1
+    assert cells[tagged[0]]["cell_type"] == "code" and tagged[0] <= 6
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_parameters_are_known_names(name):
+    """A typo in a parameter name would silently ignore its environment variable."""
+    source = "".join(code_cells(read(name)))
+    names = re.findall(r'nb\.from_env\("(\w+)"', source)
+    assert names
+    fields = {f.upper() for f in Config.__dataclass_fields__}
+    assert set(names) <= fields | OTHER_PARAMETERS
+
+
+def test_find_lr_and_train_build_the_same_config():
+    """Notebook 02 starts the run folder that notebook 03 trains in, and a folder keeps the
+    settings it was started with: both must build the same Config from the same parameters."""
+    find, train = read("02_find_lr"), read("03_train_resnet")
+    assert parameters_cell(find) == parameters_cell(train)
+    assert config_expression(find) == config_expression(train)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_function_or_class_defined_in_a_cell(name):
+    for source in code_cells(read(name)):
+        tree = ast.parse(as_python(source))
+        defined = [n for n in ast.walk(tree)
+                   if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+        assert not defined, f"{name}: move this into eraskit/notebook.py:\n{source}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_badge_and_install_line_use_the_repository(name):
+    notebook = read(name)
+    title = "".join(notebook["cells"][0]["source"])
+    assert notebook["cells"][0]["cell_type"] == "markdown"
+    assert BADGE.format(url=nb.colab_url(name)) in title
+    setup = code_cells(notebook)[0]
+    assert f'%pip install -q "{nb.pip_requirement()}"' in setup
+    # On Colab only; elsewhere the cell does nothing.
+    assert re.search(r'^if "google\.colab" in sys\.modules:\n    %pip install', setup, re.M)
+    assert "get_ipython().run_line_magic('pip'" in as_python(setup)
+    # No other spelling of the address anywhere in the notebook.
+    text = json.dumps(notebook)
+    owner_and_name = nb.REPOSITORY.removeprefix("https://github.com/")
+    assert text.count(nb.REPOSITORY) == text.count(nb.colab_url(name)) == 1
+    assert text.count(owner_and_name) == 2 and text.count("github.com") == 1
+
+
+def test_repository_is_written_once_in_the_package():
+    sources = {p.name: p.read_text() for p in (ROOT / "eraskit").glob("*.py")}
+    holders = [name for name, text in sources.items() if "github.com/eraskit" in text]
+    assert holders == ["notebook.py"] and sources["notebook.py"].count("github.com/eraskit") == 1
+
+
+def test_editing_the_py_twin_and_syncing_updates_the_notebook(tmp_path):
+    """What a student does: edit NAME.py, `jupytext --sync NAME.py`, rerun the .ipynb."""
+    shutil.copy(ROOT / "jupytext.toml", tmp_path)
+    (tmp_path / "notebooks").mkdir()
+    for suffix in (".py", ".ipynb"):
+        shutil.copy(NOTEBOOKS / f"03_train_resnet{suffix}", tmp_path / "notebooks")
+    py = tmp_path / "notebooks" / "03_train_resnet.py"
+    ipynb = py.with_suffix(".ipynb")
+    original = 'EPOCHS = nb.from_env("EPOCHS", 20)'
+    assert original in py.read_text()
+    py.write_text(py.read_text().replace(original, 'EPOCHS = nb.from_env("EPOCHS", 3)'))
+    done = subprocess.run([sys.executable, "-m", "jupytext", "--sync", str(py)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    notebook = json.loads(ipynb.read_text())
+    parameters = [c for c in notebook["cells"] if "parameters" in c["metadata"].get("tags", [])]
+    assert 'EPOCHS = nb.from_env("EPOCHS", 3)' in "".join(parameters[0]["source"])
+    assert jupytext_py(ipynb) == py.read_text()
+    assert all(c.get("outputs", []) == [] for c in notebook["cells"])
+
+
+# --- eraskit.notebook ---------------------------------------------------------------------
+
+
+def test_from_env_reads_config_types(monkeypatch):
+    for name in ("EPOCHS", "SUBSET", "MAX_LR", "RUN_DIR", "DRIVE", "DATA"):
+        monkeypatch.delenv(f"ERASKIT_{name}", raising=False)
+    assert nb.from_env("EPOCHS", 20) == 20
+    monkeypatch.setenv("ERASKIT_EPOCHS", "3")
+    monkeypatch.setenv("ERASKIT_SUBSET", "1000")
+    monkeypatch.setenv("ERASKIT_MAX_LR", "0.4")
+    monkeypatch.setenv("ERASKIT_RUN_DIR", "/tmp/run")
+    monkeypatch.setenv("ERASKIT_DRIVE", "no")
+    assert nb.from_env("EPOCHS", 20) == 3
+    assert nb.from_env("SUBSET", None) == 1000  # int, from Config, though the default is None
+    assert nb.from_env("MAX_LR", None) == 0.4
+    assert nb.from_env("RUN_DIR", "runs/resnet18") == "/tmp/run"
+    assert nb.from_env("DRIVE", True) is False
+    monkeypatch.setenv("ERASKIT_SUBSET", "none")
+    assert nb.from_env("SUBSET", 5) is None
+
+
+@pytest.mark.parametrize("name, default, text, kind", [
+    ("EPOCHS", 20, "three", "int"), ("EPOCHS", 20, "2.5", "int"), ("WIDTH", 64, "none", "int"),
+    ("DRIVE", True, "maybe", "bool"), ("MAX_LR", None, "fast", "float")])
+def test_from_env_rejects_bad_values_in_one_line(monkeypatch, name, default, text, kind):
+    monkeypatch.setenv(f"ERASKIT_{name}", text)
+    with pytest.raises(EraskitError) as caught:
+        nb.from_env(name, default)
+    assert str(caught.value) == f"ERASKIT_{name}='{text}' is not a valid {kind}"
+
+
+def test_colab_address_and_install_requirement():
+    assert nb.colab_url("01_explore_data") == (
+        "https://colab.research.google.com/github/eraskit/eraskit/blob/main/notebooks/"
+        "01_explore_data.ipynb")
+    assert nb.pip_requirement() == "eraskit @ git+https://github.com/eraskit/eraskit"
+    assert nb.on_colab() is False
+    assert nb.run_folder("runs/resnet18") == "runs/resnet18"  # Drive only on Colab
+
+
+def test_require_run_names_the_notebook_to_run_first(tmp_path):
+    with pytest.raises(EraskitError) as caught:
+        nb.require_run(tmp_path / "resnet18")
+    assert str(caught.value) == (f"no trained run in {tmp_path / 'resnet18'}: "
+                                 f"run notebooks/03_train_resnet.ipynb first")
+    paths = RunPaths(tmp_path / "resnet18")
+    paths.root.mkdir()
+    paths.config.write_text(Config().to_json())  # notebook 02 or an interrupted 03: no predictions
+    with pytest.raises(EraskitError, match="run notebooks/03_train_resnet.ipynb first"):
+        nb.require_run(paths.root)
+
+
+def test_table_rounds_floats():
+    table = nb.table(["channel", "mean"], [("R", 0.491312345), ("G", np.float64(0.48))])
+    assert table.data.splitlines() == ["| channel | mean |", "| --- | --- |", "| R | 0.4913 |",
+                                       "| G | 0.48 |"]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tensors this small only lose time to threading (10x when busy)
+    yield make_results(tmp_path_factory.mktemp("run"))
+    torch.set_num_threads(threads)
+
+
+def make_results(run_dir: Path) -> report.TestResults:
+    """Test results of an untrained width-4 network on 12 random images, 9 of them wrong."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    model = ResNet18(width=4).eval()
+    config = Config(width=4)
+    run = Run(RunPaths(run_dir), config, history=[])
+    probs = rng.dirichlet(np.ones(10), size=12).astype(np.float32)
+    labels = rng.integers(0, 10, size=12)
+    labels[:3] = probs[:3].argmax(axis=1)
+    labels[3:] = (probs[3:].argmax(axis=1) + 1) % 10
+    images = rng.integers(0, 256, size=(12, 32, 32, 3), dtype=np.uint8)
+    classes = tuple(f"class {c}" for c in range(10))
+    return report.TestResults(run, model, images, labels, probs, classes)
+
+
+@pytest.mark.parametrize("target, layer", [(nb.TRUE, "layer1"), (nb.PRED, "layer2"),
+                                           (7, "layer3"), (nb.TRUE, "layer4")])
+def test_plot_cam_choice_draws_three_panels(results, layer, target):
+    fig = nb.plot_cam_choice(results, 5, target, layer, "gradcam")
+    titles = [ax.get_title() for ax in fig.axes]
+    assert len(fig.axes) == 3 and titles[0].startswith("test image 5")
+    expected = {nb.TRUE: results.labels[5], nb.PRED: results.preds[5]}.get(target, target)
+    assert titles[2].startswith(f"evidence for class {expected}")
+    plt.close(fig)
+
+
+def test_gradcam_explorer_redraws_for_every_choice(results, capsys):
+    explorer = nb.gradcam_explorer(results)
+    (selection, number), (target, method) = (explorer.children[0].children,
+                                             explorer.children[1].children)
+    layer = explorer.children[2]
+    assert selection.value == "mistakes" and number.max == 9 - 1
+    selection.value = "all"
+    assert number.max == len(results.labels) - 1
+    number.value = number.max
+    target.value = 3
+    for name in cam_methods():
+        method.value = name
+    for name in CHOICES["cam_layer"]:
+        layer.value = name
+    selection.value = "mistakes"  # the slider shrinks back, its value with it
+    assert number.max == number.value == 9 - 1
+    assert capsys.readouterr().out.count("Figure") >= len(cam_methods()) + 4
+
+
+@pytest.mark.parametrize("name", ["04_analyse_errors", "05_gradcam_gallery"])
+def test_analysis_notebook_without_a_run_says_what_to_run_first(tmp_path, name):
+    """Opened on their own, notebooks 04 and 05 stop with one line, not a traceback."""
+    from jupyter_client.manager import start_new_kernel
+
+    run_dir = tmp_path / "resnet18"
+    env = {**os.environ, "ERASKIT_RUN_DIR": str(run_dir)}
+    manager, client = start_new_kernel(kernel_name="python3", cwd=str(NOTEBOOKS), env=env)
+    errors = []
+    try:
+        for source in code_cells(read(name)):
+            reply = client.execute_interactive(
+                source, timeout=120,
+                output_hook=lambda msg: errors.append(msg["content"])
+                if msg["msg_type"] == "error" else None)
+            if reply["content"]["status"] != "ok":
+                break
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    assert len(errors) == 1
+    message = f"no trained run in {run_dir}: run notebooks/03_train_resnet.ipynb first"
+    assert errors[0]["ename"] == "EraskitError" and errors[0]["evalue"] == message
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", "".join(errors[0]["traceback"]))
+    assert shown.strip() == f"EraskitError: {message}"

@@ -1,0 +1,198 @@
+"""fit(): what a run folder holds, refusing to overwrite, resuming on the same schedule."""
+
+import numpy as np
+import pytest
+import torch
+
+from eraskit import pipeline, runs
+from eraskit.errors import EraskitError
+from eraskit.runs import RunPaths
+from eraskit.train import TrainingDiverged
+from helpers import snapshot, tiny_config, without_timing
+
+HISTORY_KEYS = {"epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"}
+quiet = dict(progress=False, log=lambda *_: None)
+
+
+def test_fit_writes_the_run_folder(trained_run):
+    paths = trained_run.paths
+    for path in (paths.config, paths.meta, paths.history, paths.checkpoint, paths.predictions):
+        assert path.is_file(), path.name
+    assert not paths.lr_finder.exists()  # max_lr was given: no range test
+    assert not [p.name for p in paths.root.iterdir() if p.name.startswith(".")]  # no temp files
+    history = runs.read_json(paths.history)
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    for row in history:
+        assert HISTORY_KEYS <= set(row)
+        assert 0 <= row["train_acc"] <= 1 and 0 <= row["test_acc"] <= 1
+        assert np.isfinite(row["train_loss"]) and np.isfinite(row["test_loss"])
+        assert row["seconds"] > 0 and 0 < row["lr"] <= 0.05
+    meta = runs.read_json(paths.meta)
+    assert meta["max_lr"] == 0.05 and meta["max_lr_source"] == "config"
+    assert (meta["train_images"], meta["test_images"], meta["steps_per_epoch"]) == (64, 32, 4)
+    assert meta["precision"] == "fp32" and "finished" in meta and meta["data_source"] == "synthetic"
+
+
+def test_load_run_round_trip(trained_run):
+    again = runs.load_run(trained_run.paths.root)
+    assert again.config == tiny_config()
+    assert again.history == runs.read_json(trained_run.paths.history) == trained_run.history
+    assert again.meta == trained_run.meta and again.final["epoch"] == 3
+
+
+def test_checkpoint_loads_with_weights_only(trained_run):
+    state = torch.load(trained_run.paths.checkpoint, map_location="cpu", weights_only=True)
+    assert {"model", "optimizer", "scheduler", "scaler", "epoch", "history", "config",
+            "max_lr"} <= set(state)
+    assert state["epoch"] == 3 and state["history"] == trained_run.history
+    assert state["config"] == tiny_config().to_dict() and state["max_lr"] == 0.05
+
+
+def test_predictions_are_those_of_the_final_model(trained_run, data):
+    predictions = trained_run.predictions()
+    assert predictions.logits.shape == (32, 10)
+    np.testing.assert_array_equal(predictions.indices, np.arange(32))  # test_subset 32 of 32
+    np.testing.assert_array_equal(predictions.labels, data.y_test[predictions.indices])
+    accuracy = float((predictions.preds == predictions.labels).mean())
+    assert accuracy == trained_run.final["test_acc"]
+
+    from eraskit.augment import test_loader as make_test_loader  # renamed: not a test
+    model = pipeline.load_model(trained_run)
+    assert not model.training and next(model.parameters()).device.type == "cpu"
+    images = torch.stack([make_test_loader(data.x_test, data.y_test, tiny_config(),
+                                           torch.device("cpu")).dataset[i][0] for i in range(32)])
+    with torch.no_grad():  # flip TTA is on in the smoke preset
+        logits = (model(images) + model(images.flip(dims=[3]))) / 2
+    np.testing.assert_allclose(logits.numpy(), predictions.logits, rtol=1e-4, atol=1e-4)
+
+
+def test_load_model_of_a_checkpoint_that_does_not_fit_the_config(run_copy):
+    paths = RunPaths(run_copy)
+    config = runs.read_json(paths.config)
+    runs.save_json(paths.config, {**config, "width": 16})
+    with pytest.raises(EraskitError, match="does not fit a width-16 ResNet-18"):
+        pipeline.load_model(runs.load_run(run_copy))
+
+
+def test_fit_refuses_an_existing_run_without_resume_and_changes_nothing(run_copy, data):
+    before = snapshot(run_copy)
+    with pytest.raises(EraskitError, match="already holds a trained run.*--resume"):
+        pipeline.fit(tiny_config(), data, run_copy, **quiet)
+    assert snapshot(run_copy) == before
+
+
+def test_resume_with_other_settings_is_refused_and_changes_nothing(run_copy, data):
+    before = snapshot(run_copy)
+    with pytest.raises(EraskitError, match="started with"):
+        pipeline.fit(tiny_config(epochs=5), data, run_copy, resume=True, **quiet)
+    assert snapshot(run_copy) == before
+
+
+def test_fit_fails_early_on_an_unwritable_folder(tmp_path, data):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with pytest.raises(EraskitError, match="cannot write to"):
+        pipeline.fit(tiny_config(), data, blocker / "run", **quiet)
+
+
+class Interrupted(Exception):
+    pass
+
+
+def interrupt_at(monkeypatch, stop_epoch: int) -> None:
+    """Make fit() stop as if killed when epoch `stop_epoch` starts."""
+    real = pipeline.train_epoch
+
+    def train_epoch(*args, **kwargs):
+        if args[9] == stop_epoch:  # fit passes the epoch as the 10th argument
+            raise Interrupted
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "train_epoch", train_epoch)
+
+
+def test_resume_continues_from_the_last_epoch_and_matches_an_uninterrupted_run(
+        tmp_path, data, trained_run, monkeypatch):
+    out = tmp_path / "run"
+    interrupt_at(monkeypatch, stop_epoch=2)
+    with pytest.raises(Interrupted):
+        pipeline.fit(tiny_config(), data, out, **quiet)
+    assert runs.load_checkpoint(out / "checkpoint.pt")["epoch"] == 1
+    assert [r["epoch"] for r in runs.read_json(out / "history.json")] == [1]
+    monkeypatch.undo()
+
+    messages = []
+    run = pipeline.fit(tiny_config(), data, out, resume=True, progress=False, log=messages.append)
+    assert any("resuming" in m and "after epoch 1" in m for m in messages)
+    assert [r["epoch"] for r in run.history] == [1, 2, 3]
+    # Augmentation and shuffling are functions of (seed, epoch, index): the same numbers.
+    assert without_timing(run.history) == without_timing(trained_run.history)
+    np.testing.assert_array_equal(run.predictions().logits, trained_run.predictions().logits)
+    resumed = runs.load_checkpoint(out / "checkpoint.pt")["model"]
+    reference = runs.load_checkpoint(trained_run.paths.checkpoint)["model"]
+    assert all(torch.equal(resumed[k], reference[k]) for k in reference)
+
+
+def test_resume_of_a_finished_run_trains_nothing(run_copy, data, trained_run, monkeypatch):
+    monkeypatch.setattr(pipeline, "train_epoch", lambda *a, **k: pytest.fail("trained again"))
+    run = pipeline.fit(tiny_config(), data, run_copy, resume=True, **quiet)
+    assert run.history == trained_run.history
+
+
+def test_a_diverging_run_keeps_the_last_good_checkpoint(tmp_path, data, monkeypatch):
+    """NaN from epoch 2 on: TrainingDiverged names epoch and batch, epoch 1's files stay."""
+    class NaNFromEpoch2(torch.nn.Module):
+        calls = 0
+
+        def forward(self, logits, labels):
+            loss = torch.nn.functional.cross_entropy(logits, labels)
+            if logits.requires_grad:  # a training step, not the evaluation
+                NaNFromEpoch2.calls += 1
+                if NaNFromEpoch2.calls > 4:  # 4 steps an epoch
+                    return loss * float("nan")
+            return loss
+
+    monkeypatch.setattr(pipeline, "make_criterion", lambda config: NaNFromEpoch2())
+    out = tmp_path / "run"
+    with pytest.raises(TrainingDiverged, match="epoch 2, batch 1"):
+        pipeline.fit(tiny_config(), data, out, **quiet)
+    assert runs.load_checkpoint(out / "checkpoint.pt")["epoch"] == 1
+    assert [r["epoch"] for r in runs.load_run(out).history] == [1]
+
+
+def test_another_seed_gives_another_run(tmp_path, data, trained_run):
+    """The exact-equality checks of resumed runs are not vacuous: the seed matters."""
+    run = pipeline.fit(tiny_config(seed=2), data, tmp_path / "run", **quiet)
+    assert without_timing(run.history) != without_timing(trained_run.history)
+
+
+def test_fit_uses_a_saved_range_test(tmp_path, data):
+    out = tmp_path / "run"
+    runs.save_json(RunPaths(out).lr_finder, {"lrs": [], "losses": [], "suggested_lr": 0.03})
+    run = pipeline.fit(tiny_config(max_lr=None, epochs=2), data, out, **quiet)
+    assert run.meta["max_lr"] == 0.03 and run.meta["max_lr_source"] == "LR range test"
+    assert run.history[0]["lr"] < 0.03 and max(r["lr"] for r in run.history) <= 0.03
+
+
+def test_find_lr_saves_the_range_test(tmp_path, data):
+    config = tiny_config(lr_iters=17, lr_end=1.0)
+    result = pipeline.find_lr(config, data, tmp_path / "run", **quiet)
+    saved = runs.read_json(tmp_path / "run" / "lr_finder.json")
+    assert saved == result and len(saved["lrs"]) == 17
+    assert saved["suggested_lr"] == pytest.approx(config.lr_factor * saved["min_loss_lr"])
+
+
+@pytest.mark.parametrize("width, expected", [(4, False), (8, True)])
+def test_channels_last_is_skipped_for_tiny_widths_on_a_cpu(width, expected):
+    """Width < 8 in NHWC corrupts the heap in oneDNN's backward on a CPU (see train.py)."""
+    model = pipeline.build_model(tiny_config(width=width), 10, torch.device("cpu"))
+    assert model.conv1.weight.is_contiguous(memory_format=torch.channels_last) == expected
+
+
+def test_a_width_4_run_trains_on_a_cpu(tmp_path):
+    """Trained in NHWC, this width killed the process with `double free or corruption`."""
+    from helpers import synthetic_cifar
+    small = synthetic_cifar(n_train=32, n_test=10)
+    run = pipeline.fit(tiny_config(width=4, subset=None, test_subset=None), small,
+                       tmp_path / "run", **quiet)
+    assert len(run.history) == 3

@@ -1,0 +1,165 @@
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from eraskit import runs
+from eraskit.config import Config
+from eraskit.errors import EraskitError
+from eraskit.runs import RunPaths
+
+
+def test_atomic_write_replaces_the_file(tmp_path):
+    path = tmp_path / "sub" / "a.json"
+    runs.save_json(path, {"x": 1})
+    runs.save_json(path, {"x": 2})
+    assert runs.read_json(path) == {"x": 2}
+    assert [p.name for p in path.parent.iterdir()] == ["a.json"]  # no temporary file left
+
+
+@pytest.mark.parametrize("error", [RuntimeError("disk full"), KeyboardInterrupt()])
+def test_atomic_write_leaves_the_old_file_intact_when_the_writer_fails(tmp_path, error):
+    path = tmp_path / "checkpoint.pt"
+    runs.save_checkpoint(path, {"model": {"w": torch.ones(3)}, "epoch": 1, "config": {}})
+    before = path.read_bytes()
+
+    def half_then_fail(f):
+        f.write(before[: len(before) // 2])
+        raise error
+
+    with pytest.raises(type(error)):
+        runs.atomic_write(path, half_then_fail)
+    assert path.read_bytes() == before
+    assert runs.load_checkpoint(path)["epoch"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
+
+
+def test_atomic_write_keeps_the_umask_permissions(tmp_path):
+    path = tmp_path / "a.json"
+    runs.save_json(path, [])
+    mask = runs._umask()
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_read_json_errors_name_the_file(tmp_path):
+    with pytest.raises(EraskitError, match="nothing.json not found"):
+        runs.read_json(tmp_path / "nothing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(EraskitError, match="bad.json is not valid JSON"):
+        runs.read_json(bad)
+    bad.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(EraskitError, match="bad.json"):
+        runs.read_json(bad)
+
+
+def test_checkpoint_round_trip_loads_with_weights_only(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    state = {"model": {"w": torch.arange(4.0)}, "epoch": 2, "config": Config().to_dict(),
+             "history": [{"epoch": 1, "test_acc": 0.5}]}
+    runs.save_checkpoint(path, state)
+    loaded = runs.load_checkpoint(path)
+    assert torch.equal(loaded["model"]["w"], state["model"]["w"])
+    assert loaded["history"] == state["history"] and loaded["config"] == state["config"]
+    assert torch.load(path, weights_only=True)["epoch"] == 2
+
+
+class Foreign:
+    """An object whose unpickling would run code: weights_only must refuse it."""
+
+    def __reduce__(self):
+        return (print, ("this should never run",))
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+@pytest.mark.parametrize("kind", ["garbage", "truncated", "empty", "list", "no_epoch", "code"])
+def test_unreadable_checkpoints_name_the_file(tmp_path, kind, capsys):
+    path = tmp_path / "checkpoint.pt"
+    good = {"model": {"w": torch.ones(100)}, "epoch": 1, "config": {}}
+    if kind == "garbage":
+        path.write_bytes(np.random.default_rng(0).bytes(2000))
+    elif kind == "truncated":
+        runs.save_checkpoint(path, good)
+        path.write_bytes(path.read_bytes()[:300])
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "list":
+        torch.save([1, 2, 3], path)
+    elif kind == "no_epoch":
+        torch.save({"model": {}}, path)
+    elif kind == "code":
+        with open(path, "wb") as f:
+            pickle.dump({"model": Foreign(), "epoch": 1, "config": {}}, f)
+    with pytest.raises(EraskitError) as caught:
+        runs.load_checkpoint(path)
+    assert str(path) in str(caught.value) and "\n" not in str(caught.value)
+    assert "should never run" not in capsys.readouterr().out
+
+
+def test_missing_checkpoint_says_to_train_first(tmp_path):
+    with pytest.raises(EraskitError, match="no checkpoint at .*train the run first"):
+        runs.load_checkpoint(tmp_path / "checkpoint.pt")
+
+
+def test_predictions_round_trip(tmp_path):
+    path = tmp_path / "predictions.npz"
+    logits = np.random.default_rng(0).normal(size=(6, 10)).astype(np.float64)
+    runs.save_predictions(path, logits, np.arange(6), np.array([9, 3, 4, 0, 1, 2]))
+    p = runs.load_predictions(path)
+    assert p.logits.dtype == np.float32 and p.labels.dtype == np.int64
+    np.testing.assert_allclose(p.logits, logits, rtol=1e-6)
+    np.testing.assert_array_equal(p.indices, [9, 3, 4, 0, 1, 2])
+    np.testing.assert_allclose(p.probs.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(p.preds, logits.argmax(axis=1))
+
+
+def test_probs_do_not_overflow_on_large_logits():
+    p = runs.Predictions(np.array([[1000.0, 0.0], [0.0, -1000.0]]), np.zeros(2), np.arange(2))
+    np.testing.assert_allclose(p.probs, [[1.0, 0.0], [1.0, 0.0]])
+
+
+def test_unreadable_predictions(tmp_path):
+    with pytest.raises(EraskitError, match="no predictions"):
+        runs.load_predictions(tmp_path / "predictions.npz")
+    (tmp_path / "predictions.npz").write_bytes(b"junk")
+    with pytest.raises(EraskitError, match="predictions.npz is not readable"):
+        runs.load_predictions(tmp_path / "predictions.npz")
+
+
+def test_load_run_round_trip(tmp_path):
+    paths = RunPaths(tmp_path)
+    config = Config(epochs=3, width=8)
+    runs.save_json(paths.config, config.to_dict())
+    runs.save_json(paths.history, [{"epoch": 1, "test_acc": 0.3}, {"epoch": 2, "test_acc": 0.4}])
+    runs.save_json(paths.meta, {"device": "cpu"})
+    run = runs.load_run(tmp_path)
+    assert run.config == config and run.meta == {"device": "cpu"} and run.lr_finder is None
+    assert run.final == {"epoch": 2, "test_acc": 0.4}
+
+
+def test_load_run_of_a_folder_without_a_run_says_what_to_do(tmp_path):
+    with pytest.raises(EraskitError, match="holds no run.*eraskit train"):
+        runs.load_run(tmp_path / "empty")
+
+
+def test_load_run_rejects_a_config_with_unknown_or_bad_fields(tmp_path):
+    paths = RunPaths(tmp_path)
+    paths.config.write_text(json.dumps({"epochs": 3, "speed": 9}))
+    with pytest.raises(EraskitError, match="speed"):
+        runs.load_run(tmp_path)
+    paths.config.write_text(json.dumps({"epochs": 0}))
+    with pytest.raises(EraskitError, match="epochs"):
+        runs.load_run(tmp_path)
+
+
+def test_check_writable_fails_early_under_a_regular_file(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(EraskitError, match="cannot write to .*a_file/run"):
+        runs.check_writable(blocker / "run")
+    with pytest.raises(EraskitError, match="cannot write to"):
+        runs.check_writable(blocker)
+    runs.check_writable(tmp_path / "new" / "run")  # made on the way
+    assert (tmp_path / "new" / "run").is_dir() and not any((tmp_path / "new" / "run").iterdir())
