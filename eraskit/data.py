@@ -123,5 +123,9 @@ def subset(data: Cifar10, train_size: Optional[int], test_size: Optional[int],
 
 def channel_stats(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and std of uint8 (N, H, W, 3) images, in [0, 1] units."""
-    x = images.reshape(-1, 3).astype(np.float64) / 255.0
-    return x.mean(axis=0), x.std(axis=0)
+    # Counting the 256 values of each channel is exact and avoids a float copy of the data.
+    counts = np.stack([np.bincount(images[..., c].ravel(), minlength=256) for c in range(3)])
+    values = np.arange(256) / 255.0
+    total = counts.sum(axis=1)
+    mean = counts @ values / total
+    return mean, np.sqrt(np.maximum(counts @ values**2 / total - mean**2, 0.0))

@@ -22,7 +22,7 @@ from .config import CHOICES, Config
 from .data import Cifar10
 from .errors import EraskitError
 from .gradcam import cam_methods, compute_cams, overlay
-from .runs import Run, RunPaths, load_run, read_json
+from .runs import Run, RunPaths, load_run
 from .train import resolve_device
 
 # The one place the repository's address is written in the kit. The notebooks' badges and
@@ -167,12 +167,7 @@ def steps_per_epoch(config: Config, data: Cifar10) -> int:
 def peak_lr(config: Config, data: Cifar10, run_dir: str | os.PathLike) -> float:
     """The max LR pipeline.fit will give OneCycle: config.max_lr if set, else the suggestion
     notebook 02 saved in the run folder (running the LR range test now if it is missing)."""
-    if config.max_lr is not None:
-        return config.max_lr
-    paths = RunPaths(Path(run_dir))
-    if paths.lr_finder.is_file():
-        return read_json(paths.lr_finder)["suggested_lr"]
-    return pipeline.find_lr(config, data, run_dir)["suggested_lr"]
+    return pipeline.resolve_max_lr(config, data, run_dir)
 
 
 def plot_cam_choice(results: report.TestResults, position: int, target: Union[str, int] = TRUE,

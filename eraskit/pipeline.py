@@ -65,19 +65,31 @@ def find_lr(config: Config, data: Cifar10, out: str | Path, progress: bool = Tru
     return result
 
 
+def resolve_max_lr(config: Config, data: Cifar10, out: str | Path, progress: bool = True,
+                   log: Callable = print) -> float:
+    """OneCycle's peak: config.max_lr if set, else the suggestion of the run folder's LR range
+    test (running the test now if the folder has none)."""
+    if config.max_lr is not None:
+        return config.max_lr
+    paths = RunPaths(Path(out))
+    found = runs.read_json(paths.lr_finder) if paths.lr_finder.is_file() else None
+    return (found or find_lr(config, data, paths.root, progress, log))["suggested_lr"]
+
+
 def claim_folder(paths: RunPaths, config: Config) -> None:
     """Save the config in a new run folder; refuse a folder started with other settings."""
     if not paths.config.is_file():
         runs.save_json(paths.config, config.to_dict())
     elif not same_training(runs.load_run(paths.root).config, config):
-        raise EraskitError(f"{paths.root} was started with other settings: use a new --out, or "
-                           f"resume with the saved ones (--resume)")
+        raise EraskitError(f"{paths.root} was started with other settings: use another run folder "
+                           f"(--out; RUN_DIR in the notebooks) or the saved settings")
 
 
 def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+    threads = torch.get_num_threads()
+    return f"{platform.processor() or platform.machine()} CPU, {threads} thread{'s' * (threads > 1)}"
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -93,8 +105,8 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
     runs.check_writable(paths.root)
     has_checkpoint = paths.checkpoint.is_file()
     if has_checkpoint and not resume:
-        raise EraskitError(f"{paths.root} already holds a trained run: pass --resume to continue "
-                           f"it, or --out a new folder")
+        raise EraskitError(f"{paths.root} already holds a trained run: continue it with --resume, "
+                           f"or use another run folder (--out; RUN_DIR in the notebooks)")
     device = resolve_device(config.device)
     claim_folder(paths, config)
     for stale in paths.root.glob(".*.tmp"):  # left by a kill in the middle of a write
@@ -106,32 +118,31 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
     train_loader = make_train_loader(data.x_train, data.y_train, config, device)
     test_loader = augment.test_loader(data.x_test, data.y_test, config, device)
 
-    max_lr = config.max_lr
-    if max_lr is None:
-        found = runs.read_json(paths.lr_finder) if paths.lr_finder.is_file() else None
-        found = found or find_lr(config, data, paths.root, progress, log)
-        max_lr = found["suggested_lr"]
+    state = runs.load_checkpoint(paths.checkpoint) if has_checkpoint else None
+    # A resumed run keeps the peak it started with, whatever lr_finder.json now says.
+    max_lr = state["max_lr"] if state else resolve_max_lr(config, data, paths.root, progress, log)
     optimizer = make_optimizer(model, config, lr=max_lr / config.div_factor)
     scheduler = make_scheduler(optimizer, config, max_lr, len(train_loader))
     scaler = precision.grad_scaler()
     criterion = make_criterion(config)
 
     history: list[dict] = []
-    if has_checkpoint:
-        state = runs.load_checkpoint(paths.checkpoint)
+    meta = {"started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    if state:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
         history = state["history"]
+        meta = runs.read_json(paths.meta) if paths.meta.is_file() else meta
+        meta["resumed"] = time.strftime("%Y-%m-%d %H:%M:%S")
         log(f"resuming {paths.root} after epoch {state['epoch']} of {config.epochs}")
-    meta = {"data_source": data.source, "device": describe_device(device),
-            "precision": str(precision), "max_lr": max_lr,
-            "max_lr_source": "config" if config.max_lr else "LR range test",
-            "train_images": len(data.x_train), "test_images": len(data.x_test),
-            "steps_per_epoch": len(train_loader),
-            "torch": torch.__version__, "python": sys.version.split()[0],
-            "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    meta.update({"data_source": data.source, "device": describe_device(device),
+                 "precision": str(precision), "max_lr": max_lr,
+                 "max_lr_source": "config" if config.max_lr else "LR range test",
+                 "train_images": len(data.x_train), "test_images": len(data.x_test),
+                 "steps_per_epoch": len(train_loader),
+                 "torch": torch.__version__, "python": sys.version.split()[0]})
     runs.save_json(paths.meta, meta)
 
     if len(history) < config.epochs:

@@ -142,10 +142,10 @@ def test_badge_and_install_line_use_the_repository(name):
     assert notebook["cells"][0]["cell_type"] == "markdown"
     assert BADGE.format(url=nb.colab_url(name)) in title
     setup = code_cells(notebook)[0]
-    assert f'%pip install -q "{nb.pip_requirement()}"' in setup
-    # On Colab only; elsewhere the cell does nothing.
-    assert re.search(r'^if "google\.colab" in sys\.modules:\n    %pip install', setup, re.M)
-    assert "get_ipython().run_line_magic('pip'" in as_python(setup)
+    assert f'"{nb.pip_requirement()}"], check=True)' in setup
+    # On Colab only; elsewhere the cell does nothing. Plain Python, so the .py twin runs too.
+    assert re.search(r'^if "google\.colab" in sys\.modules:.*\n    subprocess\.run\(\[sys\.executable, '
+                     r'"-m", "pip", "install"', setup, re.M)
     # No other spelling of the address anywhere in the notebook.
     text = json.dumps(notebook)
     owner_and_name = nb.REPOSITORY.removeprefix("https://github.com/")
@@ -317,3 +317,9 @@ def test_analysis_notebook_without_a_run_says_what_to_run_first(tmp_path, name):
     assert errors[0]["ename"] == "EraskitError" and errors[0]["evalue"] == message
     shown = re.sub(r"\x1b\[[0-9;]*m", "", "".join(errors[0]["traceback"]))
     assert shown.strip() == f"EraskitError: {message}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_py_twin_is_plain_python(name):
+    """Students may run the .py twin as a script or in an editor: no magics, no syntax errors."""
+    ast.parse((NOTEBOOKS / f"{name}.py").read_text())

@@ -1,0 +1,104 @@
+# ---
+# jupyter:
+#   jupytext:
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · Analyse the errors
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/eraskit/eraskit/blob/main/notebooks/04_analyse_errors.ipynb)
+#
+# Accuracy is one number; the mistakes behind it tell you more. This notebook loads the run
+# that notebook 03 trained and looks at which test images the network gets wrong, which
+# classes it mixes up, and how sure it was. It trains nothing, so a CPU is enough.
+
+# %% [markdown]
+# ## Setup
+# On Colab this installs the kit with the libraries Colab lacks (grad-cam, torch-lr-finder);
+# elsewhere it does nothing, because the kit is already installed.
+
+# %%
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:  # Colab lacks the kit, grad-cam and torch-lr-finder
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "eraskit @ git+https://github.com/eraskit/eraskit"], check=True)
+
+# %%
+from eraskit import metrics, plots, report
+from eraskit import notebook as nb
+from eraskit.data import load_cifar10
+
+nb.show_errors_briefly()  # a problem with your settings prints one line saying what to change
+
+# %% [markdown]
+# ## Parameters
+# `RUN_DIR` must be the folder notebook 03 trained into. Each value can also be set from
+# outside through an environment variable `ERASKIT_<NAME>`.
+
+# %% tags=["parameters"]
+RUN_DIR = nb.from_env("RUN_DIR", "runs/resnet18")  # the run folder notebook 03 wrote
+DATA = nb.from_env("DATA", None)  # a CIFAR-10 .npz file; None = download the official files
+DRIVE = nb.from_env("DRIVE", True)  # on Colab, read the run folder from your Google Drive
+
+# %% [markdown]
+# ## 1. Load the run
+# The settings, the trained weights and the test predictions all come from the run folder;
+# the test images come from the data set. If notebook 03 has not trained this run yet, the
+# cell stops with one line saying so.
+
+# %%
+RUN_DIR = nb.run_folder(RUN_DIR, drive=DRIVE)
+run = nb.require_run(RUN_DIR)
+results = report.load_test_results(RUN_DIR, load_cifar10(DATA))
+print(report.caption(run))
+
+# %% [markdown]
+# ## 2. The most confident mistakes
+# Ten test images the network got wrong, those it was surest about first, with the true
+# class, the predicted class and the probability it gave that prediction. The images are
+# denormalised back to their original colours. **Look for:** mistakes a person could make
+# too (a small, blurry or cut-off object, an unusual view) and mistakes no person would
+# make (the background decided, not the object).
+
+# %%
+fig = report.misclassified_gallery(results, count=10)
+
+# %% [markdown]
+# ## 3. Confusion matrix
+# Row = true class, column = predicted class, each cell counts test images. The diagonal
+# holds the correct predictions. **Look for:** the largest counts off the diagonal. They
+# usually come in pairs that look alike, and the matrix is roughly symmetric: cat and dog,
+# automobile and truck, airplane and ship (blue backgrounds), deer and horse.
+
+# %%
+fig = plots.plot_confusion(results.labels, results.preds, results.classes, report.caption(run))
+
+# %% [markdown]
+# ## 4. Accuracy per class
+# The share of each class's test images classified correctly; the dashed line is the overall
+# accuracy. **Look for:** the classes well below the line: the network is not equally good at
+# everything, and the overall number hides it (cat is usually the hardest).
+
+# %%
+fig = plots.plot_per_class_accuracy(results.labels, results.preds, results.classes,
+                                    report.caption(run))
+
+# %% [markdown]
+# ## 5. The most confused pairs
+# The five most frequent mistakes, read off the confusion matrix. Notebook 05 shows where
+# the network looked when it made them.
+
+# %%
+pairs = metrics.confused_pairs(results.labels, results.preds, results.classes, top=5)
+nb.table(["true class", "predicted as", "test images"], pairs)
