@@ -31,16 +31,11 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _field_type(field: dataclasses.Field):
-    name = str(field.type).replace("Optional[", "").rstrip("]")
-    return {"int": int, "float": float, "str": str, "bool": bool}[name]
-
-
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("settings (default: the preset's)")
     for field in dataclasses.fields(cfg.Config):
         flag = "--" + field.name.replace("_", "-")
-        kind = _field_type(field)
+        kind, _ = cfg.field_type(field.name)
         choices = cfg.CHOICES.get(field.name)
         if kind is bool:
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,

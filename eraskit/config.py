@@ -115,6 +115,13 @@ def preset(name: str, **overrides: Any) -> Config:
     return Config.from_dict(values)
 
 
+def field_type(name: str) -> tuple[type, bool]:
+    """A Config field's type (int, float, str or bool) and whether it may be None."""
+    annotation = str(next(f.type for f in fields(Config) if f.name == name))
+    kind = annotation.replace("Optional[", "").rstrip("]")
+    return {"int": int, "float": float, "str": str, "bool": bool}[kind], annotation != kind
+
+
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise EraskitError(message)
@@ -124,19 +131,19 @@ def validate(config: Config) -> None:
     """Raise EraskitError naming the first field whose type or value is unusable."""
     for f in fields(config):
         value = getattr(config, f.name)
-        kind = f.type.replace("Optional[", "").rstrip("]")
+        kind, optional = field_type(f.name)
         if value is None:
-            _check(f.type.startswith("Optional"), f"{f.name} must not be None")
-        elif kind == "bool":
+            _check(optional, f"{f.name} must not be None")
+        elif kind is bool:
             _check(isinstance(value, bool), f"{f.name} must be true or false, got {value!r}")
-        elif kind == "int":
+        elif kind is int:
             _check(isinstance(value, int) and not isinstance(value, bool),
                    f"{f.name} must be a whole number, got {value!r}")
-        elif kind == "float":
+        elif kind is float:
             _check(isinstance(value, (int, float)) and not isinstance(value, bool)
                    and value == value and abs(value) != float("inf"),
                    f"{f.name} must be a finite number, got {value!r}")
-        elif kind == "str":
+        else:
             _check(isinstance(value, str), f"{f.name} must be a string, got {value!r}")
     for name, allowed in CHOICES.items():
         _check(getattr(config, name) in allowed,

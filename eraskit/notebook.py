@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from . import augment, metrics, pipeline, plots, report
-from .config import CHOICES, Config
+from .config import CHOICES, Config, field_type
 from .data import Cifar10
 from .errors import EraskitError
 from .gradcam import cam_methods, compute_cams, overlay
@@ -55,12 +55,9 @@ def pip_requirement() -> str:
 
 def _parameter_type(name: str, default: Any) -> tuple[type, bool]:
     """(type, whether None is allowed) of a parameter: its Config field's, else its default's."""
-    annotations = {f.name: str(f.type) for f in fields(Config)}
-    annotation = annotations.get(name.lower())
-    if annotation is None:
-        return (str if default is None else type(default)), default is None
-    kind = annotation.replace("Optional[", "").rstrip("]")
-    return {"int": int, "float": float, "str": str, "bool": bool}[kind], annotation != kind
+    if name.lower() in {f.name for f in fields(Config)}:
+        return field_type(name.lower())
+    return (str if default is None else type(default)), default is None
 
 
 def _parse_bool(text: str) -> bool:

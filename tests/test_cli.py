@@ -60,7 +60,7 @@ BAD = [
     (["train", "--data", "{shape}"], "x_train in {shape} must be uint8 (N, 32, 32, 3)"),
     (["train", "--data", "{labels}"], "y_test in {labels} has labels outside 0..9"),
     (["train", "--resume", "--epochs", "5"], "was trained with other epochs"),
-    (["train"], "already holds a trained run: pass --resume"),
+    (["train"], "already holds a trained run: continue it with --resume"),
     (["run"], "already holds a trained run"),
 ]
 
