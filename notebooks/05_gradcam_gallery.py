@@ -77,7 +77,28 @@ print(report.caption(run))
 fig = report.gradcam_gallery(results, count=10)
 
 # %% [markdown]
-# ## 3. Explore
+# ## 3. Can these maps be trusted?
+# Two checks on the gallery's images (the scores are also saved as `trust.json` in the run
+# folder):
+#
+# - **Randomisation.** The same architecture with random weights gets its own maps. If the
+#   trained network's maps looked like those, they would show the image's edges and colours,
+#   not what the network learned. Spearman's rank correlation measures the likeness: 1 is the
+#   same map, near 0 unrelated. **Look for:** a low mean, and middle rows unlike bottom rows.
+# - **Faithfulness (ROAD).** Blur away the pixels a map calls relevant, then the irrelevant
+#   ones: if the map is faithful, the predicted class's probability falls more in the first
+#   case. The score is half the difference, in probability units; random maps give the
+#   baseline. **Look for:** both layers above the random maps, and which layer scores higher.
+
+# %%
+fig, trust = report.trust_check(results, count=10)
+nb.table(["check", "value"], [("Spearman rho, trained vs random maps", trust["mean_spearman"]),
+                              ("ROAD, layer3 maps", trust["layer3"]),
+                              ("ROAD, layer4 maps", trust["layer4"]),
+                              ("ROAD, random maps", trust["random_maps"])])
+
+# %% [markdown]
+# ## 4. Explore
 # Pick an image (the mistakes, most confident first, or any test image), the class whose
 # evidence to draw, the layer and the method; the figure redraws after each change. Try:
 #
