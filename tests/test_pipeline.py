@@ -196,3 +196,18 @@ def test_a_width_4_run_trains_on_a_cpu(tmp_path):
     run = pipeline.fit(tiny_config(width=4, subset=None, test_subset=None), small,
                        tmp_path / "run", **quiet)
     assert len(run.history) == 3
+
+
+def test_resume_keeps_the_peak_rate_it_started_with(tmp_path, data, monkeypatch):
+    out, config = tmp_path / "run", tiny_config(max_lr=None)  # the range test picks the peak
+    interrupt_at(monkeypatch, stop_epoch=2)
+    with pytest.raises(Interrupted):
+        pipeline.fit(config, data, out, **quiet)
+    monkeypatch.undo()
+    started_with = runs.read_json(out / "meta.json")["max_lr"]
+    found = runs.read_json(out / "lr_finder.json")
+    runs.save_json(out / "lr_finder.json", {**found, "suggested_lr": 123.0})  # edited since
+
+    run = pipeline.fit(config, data, out, resume=True, **quiet)
+    assert run.meta["max_lr"] == started_with == found["suggested_lr"]
+    assert run.meta["max_lr_source"] == "LR range test" and "resumed" in run.meta
