@@ -61,7 +61,7 @@ class Config:
     seed: int = 1
     # Grad-CAM
     cam_method: str = "gradcam"
-    cam_layer: str = "layer3"  # layer3 is 8x8 on 32x32 inputs; layer4 is only 4x4
+    cam_layer: str = "layer3"  # 8x8 maps on 32x32 inputs; layer4's are only 4x4 (coarser)
 
     def __post_init__(self) -> None:
         validate(self)
@@ -88,6 +88,17 @@ class Config:
 
 # Fields that only say how to run, not what is trained: they may differ when a run is resumed.
 RUNTIME_FIELDS = ("device", "workers", "compile", "eval_batch_size")
+
+
+# Fields the LR range test does not depend on: a saved sweep stays valid when only these change.
+SCHEDULE_FIELDS = ("epochs", "max_lr", "pct_start", "div_factor", "final_div_factor", "anneal",
+                   "flip_tta", "test_subset", "lr_factor", "cam_method", "cam_layer")
+
+
+def same_sweep(a: Config, b: Config) -> bool:
+    """Whether an LR range test made with config `a` also stands for config `b`."""
+    keep = {name: getattr(a, name) for name in RUNTIME_FIELDS + SCHEDULE_FIELDS}
+    return b.replace(**keep) == a
 
 
 def same_training(a: Config, b: Config) -> bool:

@@ -67,6 +67,8 @@ def suggest(lrs: list[float], losses: list[float], factor: float = 10.0) -> dict
                            "use more --lr-iters, or pass --max-lr")
     slope = np.gradient(losses_a[SKIP_START:best + 1], np.log10(lrs_a[SKIP_START:best + 1]))
     steepest = SKIP_START + int(np.argmin(slope))
-    return {"suggested_lr": float(factor * lrs_a[best]), "min_loss_lr": float(lrs_a[best]),
+    # never past the largest rate the sweep survived: beyond it nothing was measured
+    suggested = min(factor * lrs_a[best], lrs_a[-1])
+    return {"suggested_lr": float(suggested), "min_loss_lr": float(lrs_a[best]),
             "steepest_lr": float(lrs_a[steepest]),
             "rule": f"{factor:g} x the rate at the smoothed loss minimum"}

@@ -4,7 +4,6 @@ after every epoch, and resuming an interrupted run on the same schedule."""
 from __future__ import annotations
 
 import platform
-import resource
 import sys
 import time
 from pathlib import Path
@@ -14,11 +13,11 @@ import numpy as np
 import torch
 
 from . import augment, runs
-from .config import Config, same_training
+from .config import Config, same_sweep, same_training
 from .data import Cifar10, subset
 from .errors import EraskitError
 from .gpu_augment import DeviceLoader
-from .lr_finder import range_test
+from .lr_finder import range_test, suggest
 from .model import ResNet18
 from .runs import RunPaths
 from .train import (Precision, evaluate, make_criterion, make_optimizer, make_scheduler, predict,
@@ -51,14 +50,16 @@ def find_lr(config: Config, data: Cifar10, out: str | Path, progress: bool = Tru
     """Run the LR range test on the run's data and model; save it as lr_finder.json."""
     paths = RunPaths(Path(out))
     runs.check_writable(paths.root)
+    if paths.checkpoint.is_file():
+        raise EraskitError(f"{paths.root} already holds a trained run; its range test stays as "
+                           f"it was: use another run folder (--out; RUN_DIR in the notebooks)")
     device = resolve_device(config.device)
-    claim_folder(paths, config)
     data, _ = prepare(config, data)
     model = build_model(config, len(data.classes), device)
     loader = augment.train_loader(data.x_train, data.y_train, config, device)
     log(f"LR range test: {config.lr_iters} steps from {config.lr_start:g} to {config.lr_end:g} "
         f"on {device}")
-    result = range_test(model, loader, config, device, progress)
+    result = {**range_test(model, loader, config, device, progress), "config": config.to_dict()}
     runs.save_json(paths.lr_finder, result)
     log(f"suggested max LR {result['suggested_lr']:.3g} ({result['rule']}); "
         f"saved {paths.lr_finder}")
@@ -68,34 +69,45 @@ def find_lr(config: Config, data: Cifar10, out: str | Path, progress: bool = Tru
 def resolve_max_lr(config: Config, data: Cifar10, out: str | Path, progress: bool = True,
                    log: Callable = print) -> float:
     """OneCycle's peak: config.max_lr if set, else the suggestion of the run folder's LR range
-    test (running the test now if the folder has none)."""
+    test, scored with this config's rule (running the test first if the folder has none, or
+    one made for another model, data or optimizer)."""
     if config.max_lr is not None:
         return config.max_lr
     paths = RunPaths(Path(out))
     found = runs.read_json(paths.lr_finder) if paths.lr_finder.is_file() else None
-    return (found or find_lr(config, data, paths.root, progress, log))["suggested_lr"]
+    if found and "config" in found and not same_sweep(Config.from_dict(found["config"]), config):
+        log(f"{paths.lr_finder} was made with other settings: running the range test again")
+        found = None
+    found = found or find_lr(config, data, paths.root, progress, log)
+    return suggest(found["lrs"], found["losses"], config.lr_factor)["suggested_lr"]
 
 
-def claim_folder(paths: RunPaths, config: Config) -> None:
-    """Save the config in a new run folder; refuse a folder started with other settings."""
-    if not paths.config.is_file():
-        runs.save_json(paths.config, config.to_dict())
-    elif not same_training(runs.load_run(paths.root).config, config):
-        raise EraskitError(f"{paths.root} was started with other settings: use another run folder "
-                           f"(--out; RUN_DIR in the notebooks) or the saved settings")
+def check_same_run(paths: RunPaths, config: Config) -> None:
+    """Refuse to continue a run with settings other than those it was trained with."""
+    if paths.config.is_file() and not same_training(runs.load_run(paths.root).config, config):
+        raise EraskitError(f"{paths.root} was trained with other settings: use another run "
+                           f"folder (--out; RUN_DIR in the notebooks) or the saved settings")
 
 
 def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return "Apple GPU (MPS)"
     threads = torch.get_num_threads()
     return f"{platform.processor() or platform.machine()} CPU, {threads} thread{'s' * (threads > 1)}"
 
 
 def peak_memory_mb(device: torch.device) -> float:
+    """Peak GPU memory allocated, or the process's peak resident memory (nan if unknown)."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    try:
+        import resource  # Unix only
+    except ImportError:
+        return float("nan")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, else KiB
 
 
 def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
@@ -108,7 +120,12 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
         raise EraskitError(f"{paths.root} already holds a trained run: continue it with --resume, "
                            f"or use another run folder (--out; RUN_DIR in the notebooks)")
     device = resolve_device(config.device)
-    claim_folder(paths, config)
+    state = runs.load_checkpoint(paths.checkpoint) if has_checkpoint else None
+    if state:
+        check_same_run(paths, config)
+        if state["epoch"] >= config.epochs:  # finished: load it, touch nothing
+            log(f"{paths.root} has finished all {config.epochs} epochs")
+            return runs.load_run(paths.root)
     for stale in paths.root.glob(".*.tmp"):  # left by a kill in the middle of a write
         stale.unlink(missing_ok=True)
     torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest kernels
@@ -118,7 +135,6 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
     train_loader = make_train_loader(data.x_train, data.y_train, config, device)
     test_loader = augment.test_loader(data.x_test, data.y_test, config, device)
 
-    state = runs.load_checkpoint(paths.checkpoint) if has_checkpoint else None
     # A resumed run keeps the peak it started with, whatever lr_finder.json now says.
     max_lr = state["max_lr"] if state else resolve_max_lr(config, data, paths.root, progress, log)
     optimizer = make_optimizer(model, config, lr=max_lr / config.div_factor)
@@ -132,11 +148,14 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
+        if state["scaler"] and scaler.is_enabled():  # empty when saved without loss scaling
+            scaler.load_state_dict(state["scaler"])
         history = state["history"]
         meta = runs.read_json(paths.meta) if paths.meta.is_file() else meta
         meta["resumed"] = time.strftime("%Y-%m-%d %H:%M:%S")
         log(f"resuming {paths.root} after epoch {state['epoch']} of {config.epochs}")
+    else:  # nothing is written before this point, so a command that fails leaves no trace
+        runs.save_json(paths.config, config.to_dict())
     meta.update({"data_source": data.source, "device": describe_device(device),
                  "precision": str(precision), "max_lr": max_lr,
                  "max_lr_source": "config" if config.max_lr else "LR range test",

@@ -80,12 +80,21 @@ def load_test_results(run_dir: str | Path, data: Cifar10) -> TestResults:
                        predictions.probs, data.classes)
 
 
+def mistakes(results: TestResults, count: int) -> np.ndarray:
+    """Positions of the `count` most confident mistakes; an error if there are none."""
+    chosen = metrics.misclassified(results.labels, results.probs, count)
+    if len(chosen) == 0:
+        raise EraskitError(f"the run classifies all {len(results.labels)} test images correctly: "
+                           f"no mistakes to show")
+    return chosen
+
+
 def gradcam_gallery(results: TestResults, count: int = 10, layer: Optional[str] = None,
                     method: Optional[str] = None) -> plt.Figure:
     """The `count` most confident mistakes: image, CAM of the predicted and of the true class."""
     config = results.run.config
     layer, method = layer or config.cam_layer, method or config.cam_method
-    chosen = metrics.misclassified(results.labels, results.probs, count)
+    chosen = mistakes(results, count)
     images = results.normalized(chosen)
     cams_pred = compute_cams(results.model, images, results.preds[chosen], layer, method)
     cams_true = compute_cams(results.model, images, results.labels[chosen], layer, method)
@@ -95,18 +104,19 @@ def gradcam_gallery(results: TestResults, count: int = 10, layer: Optional[str] 
                                 title=f"{method} at {layer}: where the evidence for each class lies")
 
 
-def trust_check(results: TestResults, count: int = 10) -> tuple[plt.Figure, dict]:
+def trust_check(results: TestResults, count: int = 10, layer: Optional[str] = None,
+                method: Optional[str] = None) -> tuple[plt.Figure, dict]:
     """The gallery's images: the randomisation check (figure) and faithfulness scores (dict).
 
     The scores go to the run's trust.json as well."""
     config = results.run.config
-    chosen = metrics.misclassified(results.labels, results.probs, count)
+    layer, method = layer or config.cam_layer, method or config.cam_method
+    chosen = mistakes(results, count)
     images, preds = results.normalized(chosen), results.preds[chosen]
-    check = sanity.randomization_check(results.model, images, preds, config.cam_layer,
-                                       config.cam_method, seed=config.seed)
-    scores = sanity.faithfulness(results.model, images, preds, method=config.cam_method,
-                                 seed=config.seed)
-    scores.update(target="predicted class of the gallery's images", layer=config.cam_layer,
+    check = sanity.randomization_check(results.model, images, preds, layer, method,
+                                       seed=config.seed)
+    scores = sanity.faithfulness(results.model, images, preds, method=method, seed=config.seed)
+    scores.update(target="predicted class of the gallery's images", layer=layer,
                   spearman_trained_vs_random=[round(float(r), 4) for r in check["spearman"]],
                   mean_spearman=check["mean_spearman"])
     save_json(results.run.paths.trust, scores)
@@ -117,7 +127,7 @@ def trust_check(results: TestResults, count: int = 10) -> tuple[plt.Figure, dict
 
 
 def misclassified_gallery(results: TestResults, count: int = 10) -> plt.Figure:
-    chosen = metrics.misclassified(results.labels, results.probs, count)
+    chosen = mistakes(results, count)
     rgb = plots.denormalize(results.normalized(chosen))
     return plots.plot_misclassified(rgb, results.labels[chosen], results.probs[chosen],
                                     results.classes, caption=caption(results.run))
@@ -162,7 +172,8 @@ def write_figures(run_dir: str | Path, data: Cifar10, config: Optional[Config] =
                                                                     results.classes, caption(run)),
         "gradcam": lambda: gradcam_gallery(results, layer=config.cam_layer,
                                            method=config.cam_method),
-        "gradcam_sanity": lambda: trust_check(results)[0],
+        "gradcam_sanity": lambda: trust_check(results, layer=config.cam_layer,
+                                              method=config.cam_method)[0],
     }
     if run.lr_finder is None:
         makers.pop("lr_finder")

@@ -53,8 +53,8 @@ class Precision:
     def choose(cls, device: torch.device, amp: bool) -> "Precision":
         if not amp or device.type == "mps" or (device.type == "cpu" and not cpu_has_bf16()):
             return cls(device.type, None)
-        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-            return cls("cuda", torch.float16)  # e.g. a T4: fp16 needs the GradScaler
+        if device.type == "cuda" and torch.cuda.get_device_capability(device)[0] < 8:
+            return cls("cuda", torch.float16)  # e.g. a T4: no native bf16; fp16 needs scaling
         return cls(device.type, torch.bfloat16)
 
     def autocast(self):

@@ -54,7 +54,7 @@ nb.show_errors_briefly()  # a problem with your settings prints one line saying 
 DATA = nb.from_env("DATA", None)  # a CIFAR-10 .npz file; None = download the official files
 SUBSET = nb.from_env("SUBSET", None)  # training images to look at; None = all 50,000
 TEST_SUBSET = nb.from_env("TEST_SUBSET", None)  # test images; None = all 10,000
-IMAGE = nb.from_env("IMAGE", 0)  # which training image to augment in step 3
+IMAGE = nb.from_env("IMAGE", 0)  # which training image to augment in step 4
 
 # %% [markdown]
 # ## 1. Load the data

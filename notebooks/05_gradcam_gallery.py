@@ -67,8 +67,9 @@ print(report.caption(run))
 # %% [markdown]
 # ## 2. The gallery: ten confident mistakes
 # Each mistake in three panels: the image, the evidence for the class the network predicted,
-# and the evidence for the true class. The maps come from `layer3`, whose 8x8 grid is the
-# best compromise between detail and meaning (layer4 is only 4x4). **Look for:** whether the
+# and the evidence for the true class. The maps come from `layer3`, whose 8x8 grid shows
+# more detail than layer4's 4x4 (section 3 measures which of the two is more faithful to
+# what the network uses; the explorer shows both). **Look for:** whether the
 # predicted class's evidence lies on the object or on the background (water under a
 # "ship", sky around an "airplane"), and whether the true class had evidence in the right
 # place that simply lost.

@@ -83,7 +83,7 @@ def test_fit_refuses_an_existing_run_without_resume_and_changes_nothing(run_copy
 
 def test_resume_with_other_settings_is_refused_and_changes_nothing(run_copy, data):
     before = snapshot(run_copy)
-    with pytest.raises(EraskitError, match="started with"):
+    with pytest.raises(EraskitError, match="trained with other settings"):
         pipeline.fit(tiny_config(epochs=5), data, run_copy, resume=True, **quiet)
     assert snapshot(run_copy) == before
 
@@ -166,12 +166,28 @@ def test_another_seed_gives_another_run(tmp_path, data, trained_run):
     assert without_timing(run.history) != without_timing(trained_run.history)
 
 
-def test_fit_uses_a_saved_range_test(tmp_path, data):
+def test_fit_uses_a_saved_range_test_scored_with_the_current_rule(tmp_path, data):
     out = tmp_path / "run"
-    runs.save_json(RunPaths(out).lr_finder, {"lrs": [], "losses": [], "suggested_lr": 0.03})
-    run = pipeline.fit(tiny_config(max_lr=None, epochs=2), data, out, **quiet)
-    assert run.meta["max_lr"] == 0.03 and run.meta["max_lr_source"] == "LR range test"
-    assert run.history[0]["lr"] < 0.03 and max(r["lr"] for r in run.history) <= 0.03
+    lrs = np.logspace(-4, 0, 30)
+    losses = 2.3 - np.sin(np.linspace(0, np.pi, 30))  # lowest at lrs[14] or lrs[15]
+    saved_rule = {"lrs": lrs.tolist(), "losses": losses.tolist(), "suggested_lr": 123.0}
+    runs.save_json(RunPaths(out).lr_finder, saved_rule)
+    config = tiny_config(max_lr=None, epochs=2, lr_factor=3.0)
+    expected = 3.0 * lrs[np.argmin(losses)]
+    run = pipeline.fit(config, data, out, **quiet)
+    assert run.meta["max_lr"] == pytest.approx(expected)
+    assert run.meta["max_lr_source"] == "LR range test"
+    assert max(r["lr"] for r in run.history) <= expected
+
+
+def test_a_range_test_made_with_other_settings_is_run_again(tmp_path, data):
+    out = tmp_path / "run"
+    pipeline.find_lr(tiny_config(max_lr=None, width=16, lr_iters=17), data, out, **quiet)
+    messages = []
+    pipeline.resolve_max_lr(tiny_config(max_lr=None, lr_iters=17), data, out, progress=False,
+                            log=messages.append)
+    assert any("other settings" in m for m in messages)
+    assert runs.read_json(RunPaths(out).lr_finder)["config"]["width"] == 8
 
 
 def test_find_lr_saves_the_range_test(tmp_path, data):
@@ -211,3 +227,13 @@ def test_resume_keeps_the_peak_rate_it_started_with(tmp_path, data, monkeypatch)
     run = pipeline.fit(config, data, out, resume=True, **quiet)
     assert run.meta["max_lr"] == started_with == found["suggested_lr"]
     assert run.meta["max_lr_source"] == "LR range test" and "resumed" in run.meta
+
+
+def test_a_failed_start_leaves_no_settings_behind(tmp_path, data):
+    out = tmp_path / "run"
+    too_short = tiny_config(epochs=1, batch_size=64)  # one step: OneCycle has no warm-up
+    with pytest.raises(EraskitError, match="no warm-up"):
+        pipeline.fit(too_short, data, out, **quiet)
+    assert not (out / "config.json").exists()
+    run = pipeline.fit(tiny_config(), data, out, **quiet)  # so the retry is not refused
+    assert len(run.history) == 3
