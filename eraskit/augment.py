@@ -25,6 +25,8 @@ from .config import Config  # noqa: E402
 from .data import MEAN, STD  # noqa: E402
 
 MEAN_UINT8 = tuple(round(255 * m) for m in MEAN)  # cutout fill, in pixel units
+CUTOUT_P = 0.5  # share of training images that get the hole
+FLIP_P = 0.5  # share of training images mirrored left-right
 
 
 def train_transform(config: Config, normalize: bool = True) -> A.Compose:
@@ -32,12 +34,12 @@ def train_transform(config: Config, normalize: bool = True) -> A.Compose:
     steps = [
         A.PadIfNeeded(32 + 2 * config.pad, 32 + 2 * config.pad, border_mode=cv2.BORDER_REFLECT_101),
         A.RandomCrop(32, 32),
-        A.HorizontalFlip(p=0.5),
+        A.HorizontalFlip(p=FLIP_P),
     ]
     if config.cutout:
         size = (config.cutout, config.cutout)
         steps.append(A.CoarseDropout(num_holes_range=(1, 1), hole_height_range=size,
-                                     hole_width_range=size, fill=MEAN_UINT8, p=0.5))
+                                     hole_width_range=size, fill=MEAN_UINT8, p=CUTOUT_P))
     if normalize:
         steps += [A.Normalize(mean=MEAN, std=STD, max_pixel_value=255.0), ToTensorV2()]
     return A.Compose(steps)

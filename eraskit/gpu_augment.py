@@ -16,11 +16,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .augment import MEAN_UINT8
+from .augment import CUTOUT_P, FLIP_P, MEAN_UINT8
 from .config import Config
 from .data import MEAN, STD
-
-CUTOUT_P = 0.5  # the albumentations pipeline's CoarseDropout probability
 
 
 class BatchAugment:
@@ -46,7 +44,7 @@ class BatchAugment:
             cols = draw(2 * self.pad + 1)[:, None] + torch.arange(w, device=dev)
             x = x.gather(2, rows[:, None, :, None].expand(n, 3, h, x.shape[3]))
             x = x.gather(3, cols[:, None, None, :].expand(n, 3, h, w))
-        flip = torch.rand(n, device=dev, generator=generator) < 0.5
+        flip = torch.rand(n, device=dev, generator=generator) < FLIP_P
         x = torch.where(flip[:, None, None, None], x.flip(3), x)
         if self.cutout:
             s = self.cutout
