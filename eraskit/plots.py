@@ -134,7 +134,8 @@ def plot_per_class_accuracy(labels: np.ndarray, preds: np.ndarray, classes: Sequ
     return add_caption(fig, caption)
 
 
-def plot_class_balance(labels: np.ndarray, classes: Sequence[str], title: str) -> plt.Figure:
+def plot_class_balance(labels: np.ndarray, classes: Sequence[str], title: str,
+                       caption: Optional[str] = None) -> plt.Figure:
     """Images per class."""
     counts = np.bincount(labels, minlength=len(classes))
     fig, ax = plt.subplots(figsize=(8, 3.5))
@@ -142,11 +143,12 @@ def plot_class_balance(labels: np.ndarray, classes: Sequence[str], title: str) -
     ax.set(title=title, ylabel="images")
     ax.tick_params(axis="x", rotation=30)
     fig.tight_layout()
-    return fig
+    return add_caption(fig, caption)
 
 
 def plot_samples_per_class(images: np.ndarray, labels: np.ndarray, classes: Sequence[str],
-                           per_class: int = 8, seed: int = 0) -> plt.Figure:
+                           per_class: int = 8, seed: int = 0,
+                           caption: Optional[str] = None) -> plt.Figure:
     """A row of random uint8 images for each class, the class name on the left."""
     rng = np.random.default_rng(seed)
     fig, axes = plt.subplots(len(classes), per_class, figsize=(per_class * 1.1, len(classes) * 1.1))
@@ -158,4 +160,4 @@ def plot_samples_per_class(images: np.ndarray, labels: np.ndarray, classes: Sequ
             ax.set_yticks([])
         row[0].set_ylabel(classes[c], rotation=0, ha="right", va="center", fontsize=9)
     fig.tight_layout()
-    return fig
+    return add_caption(fig, caption)

@@ -37,7 +37,7 @@ if "google.colab" in sys.modules:  # Colab lacks the kit, grad-cam and torch-lr-
 # %%
 import numpy as np
 
-from eraskit import augment, pipeline, plots
+from eraskit import augment, pipeline, plots, report
 from eraskit import notebook as nb
 from eraskit.config import Config
 from eraskit.data import MEAN, STD, channel_stats, load_cifar10
@@ -76,8 +76,9 @@ print(f"classes: {', '.join(data.classes)}")
 # that always guesses one class gets only 10%.
 
 # %%
-train_fig = plots.plot_class_balance(data.y_train, data.classes, "Training images per class")
-test_fig = plots.plot_class_balance(data.y_test, data.classes, "Test images per class")
+source = report.data_name(data.source)
+train_fig = plots.plot_class_balance(data.y_train, data.classes, "Training images per class", source)
+test_fig = plots.plot_class_balance(data.y_test, data.classes, "Test images per class", source)
 
 # %% [markdown]
 # ## 3. What the classes look like
@@ -87,7 +88,8 @@ test_fig = plots.plot_class_balance(data.y_test, data.classes, "Test images per 
 # same pairs.
 
 # %%
-fig = plots.plot_samples_per_class(data.x_train, data.y_train, data.classes, per_class=8)
+fig = plots.plot_samples_per_class(data.x_train, data.y_train, data.classes, per_class=8,
+                                   caption=f"training images, {source}")
 
 # %% [markdown]
 # ## 4. Augmentation: one image, many versions
@@ -103,7 +105,8 @@ transform = augment.train_transform(config, normalize=False)
 image, label = data.x_train[IMAGE], data.y_train[IMAGE]
 versions = [image] + [transform(image=image)["image"] for _ in range(9)]
 titles = [f"original {data.classes[label]}"] + [f"augmented {i}" for i in range(1, 10)]
-fig = plots.plot_image_grid(np.stack(versions) / 255, titles)
+fig = plots.plot_image_grid(np.stack(versions) / 255, titles,
+                            caption=f"training image {IMAGE}, {source}")
 
 # %% [markdown]
 # ## 5. The numbers used for normalisation
