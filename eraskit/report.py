@@ -22,7 +22,7 @@ from .errors import EraskitError
 from .gradcam import compute_cams, plot_gradcam_gallery
 from .model import ResNet18
 from .pipeline import load_model
-from .runs import Run, RunPaths, load_run, save_json
+from .runs import Run, RunPaths, load_run, read_json, save_json
 from .train import lr_schedule
 
 
@@ -150,7 +150,6 @@ def _save(fig: plt.Figure, path: Path) -> Path:
 
 def write_lr_finder_figure(run_dir: str | Path) -> Path:
     paths = RunPaths(Path(run_dir))
-    from .runs import read_json
     return _save(plots.plot_lr_finder(read_json(paths.lr_finder)), paths.figure("lr_finder"))
 
 
