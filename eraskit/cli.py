@@ -46,6 +46,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of every command; each Config field is a flag of every command but compare."""
     parser = Parser(prog="python -m eraskit", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for name, summary in COMMANDS.items():
@@ -59,8 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data", help="a local .npz with x_train, y_train, x_test, y_test "
                                       "(default: $ERASKIT_DATA, else download CIFAR-10)")
         p.add_argument("--out", help="the run folder (default: runs/<preset>)")
-        p.add_argument("--resume", action="store_true", help="continue the run in --out")
-        p.add_argument("--images", help="also write the figures to this folder (analyse, run)")
+        if name in ("run", "train"):
+            p.add_argument("--resume", action="store_true", help="continue the run in --out")
+        if name in ("run", "analyse"):
+            p.add_argument("--images", help="also copy the figures to this folder and refresh "
+                                            "the results table of the README.md beside it")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
         if name == "bench":
             p.add_argument("--steps", type=int, default=3, help="timed training steps per loop")
@@ -73,7 +77,7 @@ def make_config(args: argparse.Namespace) -> cfg.Config:
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(cfg.Config)
              if getattr(args, f.name) is not None}
     saved_path = Path(args.out) / "config.json"
-    needs_saved = args.resume or args.command in ("analyse", "gradcam")
+    needs_saved = getattr(args, "resume", False) or args.command in ("analyse", "gradcam")
     if needs_saved and saved_path.is_file():
         from .runs import load_run
         saved = load_run(args.out).config
@@ -102,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    """Carry out one parsed command; EraskitError propagates to main()."""
     from . import pipeline
     from .data import load_cifar10
 
@@ -118,14 +123,15 @@ def run_command(args: argparse.Namespace) -> int:
     if args.command == "find-lr":
         from .report import write_lr_finder_figure
         pipeline.find_lr(config, data, args.out, progress=not args.quiet)
-        print(f"figure: {write_lr_finder_figure(args.out)}")
+        print(f"figure: {write_lr_finder_figure(args.out, config, data)}")
         return 0
     if args.command in ("train", "run"):
         pipeline.fit(config, data, args.out, resume=args.resume, progress=not args.quiet)
     if args.command in ("analyse", "run", "gradcam"):
         from .report import write_figures
         only = ("gradcam",) if args.command == "gradcam" else None
-        written = write_figures(args.out, data, config, images=args.images, only=only)
+        written = write_figures(args.out, data, config, images=getattr(args, "images", None),
+                                only=only)
         print("figures:\n  " + "\n  ".join(str(p) for p in written))
     print(f"run folder: {args.out}")
     return 0

@@ -62,13 +62,19 @@ def suggest(lrs: list[float], losses: list[float], factor: float = 10.0) -> dict
                            f"to suggest a rate: lower --lr-start or pass --max-lr")
     lrs_a, losses_a = lrs_a[finite], losses_a[finite]
     best = SKIP_START + int(np.argmin(losses_a[SKIP_START:]))
-    if best == SKIP_START or losses_a[best] >= losses_a[SKIP_START]:
+    if best == SKIP_START:
         raise EraskitError("the loss never fell during the LR range test: raise --lr-end, "
                            "use more --lr-iters, or pass --max-lr")
     slope = np.gradient(losses_a[SKIP_START:best + 1], np.log10(lrs_a[SKIP_START:best + 1]))
     steepest = SKIP_START + int(np.argmin(slope))
-    # never past the largest rate the sweep survived: beyond it nothing was measured
+    # never past the last rate the sweep measured (where it stopped or diverged)
     suggested = min(factor * lrs_a[best], lrs_a[-1])
     return {"suggested_lr": float(suggested), "min_loss_lr": float(lrs_a[best]),
             "steepest_lr": float(lrs_a[steepest]),
             "rule": f"{factor:g} x the rate at the smoothed loss minimum"}
+
+
+def rescore(sweep: dict, factor: float) -> dict:
+    """A saved sweep (lr_finder.json) with its suggestion recomputed under `factor`: a sweep
+    made for one run serves another with the same data and model but another lr_factor."""
+    return {**sweep, **suggest(sweep["lrs"], sweep["losses"], factor)}

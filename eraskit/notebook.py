@@ -23,7 +23,6 @@ from .data import Cifar10
 from .errors import EraskitError
 from .gradcam import cam_methods, compute_cams, overlay
 from .runs import Run, RunPaths, load_run
-from .train import resolve_device
 
 # The one place the repository's address is written in the kit. The notebooks' badges and
 # install lines cannot import it (they run before the kit is installed), so
@@ -144,15 +143,6 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], digits: int = 4
     lines = ["| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
     lines += ["| " + " | ".join(text(v) for v in row) + " |" for row in rows]
     return Markdown("\n".join(lines))
-
-
-def caption(config: Config, data: Cifar10) -> str:
-    """Data, training images, width, batch and device of a config, for the figures drawn
-    before a run exists (the run's own figures use report.caption)."""
-    images = len(data.x_train) if config.subset is None else min(config.subset, len(data.x_train))
-    device = pipeline.describe_device(resolve_device(config.device))
-    return (f"{report.data_name(data.source)}, {images:,} training images, width {config.width}, "
-            f"batch {config.batch_size}, {device}")
 
 
 def steps_per_epoch(config: Config, data: Cifar10) -> int:

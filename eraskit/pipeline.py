@@ -90,6 +90,7 @@ def check_same_run(paths: RunPaths, config: Config) -> None:
 
 
 def describe_device(device: torch.device) -> str:
+    """The device in words, for meta.json and the captions: a GPU's name, or the CPU's threads."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
@@ -183,13 +184,14 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
                    train_img_per_s=len(train_loader) * train_loader.batch_size / train_seconds,
                    peak_memory_mb=peak_memory_mb(device))
         history.append(row)
-        # The checkpoint is the truth; history.json and predictions.npz are derived from it.
+        # The checkpoint is the truth and is written last: after a kill between these writes,
+        # --resume redoes the epoch, so history and predictions never lag behind the model.
+        runs.save_json(paths.history, history)
+        runs.save_predictions(paths.predictions, logits, labels, test_indices)
         runs.save_checkpoint(paths.checkpoint, {
             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "epoch": epoch,
             "history": history, "config": config.to_dict(), "max_lr": max_lr})
-        runs.save_json(paths.history, history)
-        runs.save_predictions(paths.predictions, logits, labels, test_indices)
         log(f"epoch {epoch:>2}/{config.epochs}  train loss {row['train_loss']:.3f} "
             f"acc {row['train_acc']:.2%}  test loss {row['test_loss']:.3f} "
             f"acc {row['test_acc']:.2%}  lr {row['lr']:.2e}  {row['seconds']:.1f}s")

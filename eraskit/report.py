@@ -21,15 +21,26 @@ from .data import Cifar10
 from .errors import EraskitError
 from .gradcam import compute_cams, plot_gradcam_gallery
 from .model import ResNet18
-from .pipeline import load_model
+from .pipeline import describe_device, load_model
 from .runs import Run, RunPaths, load_run, read_json, save_json
-from .train import lr_schedule
+from .lr_finder import rescore
+from .train import lr_schedule, resolve_device
 
 
 def data_name(source: str) -> str:
+    """A short name of a data source as the figures' captions give it."""
     if source.startswith("npz:"):
         return f"local data {Path(source[4:].strip()).name}"
     return source or "unknown data"
+
+
+def setup_caption(config: Config, data: Cifar10) -> str:
+    """Data, training images, width, batch and device of a config: the caption of figures drawn
+    before a run exists (the range test, the schedule); a run's own figures use caption()."""
+    images = len(data.x_train) if config.subset is None else min(config.subset, len(data.x_train))
+    device = describe_device(resolve_device(config.device))
+    return (f"{data_name(data.source)}, {images:,} training images, width {config.width}, "
+            f"batch {config.batch_size}, {device}")
 
 
 def caption(run: Run) -> str:
@@ -148,9 +159,11 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def write_lr_finder_figure(run_dir: str | Path) -> Path:
+def write_lr_finder_figure(run_dir: str | Path, config: Config, data: Cifar10) -> Path:
+    """Draw the run folder's saved range test (made with `config` on `data`) to its figures."""
     paths = RunPaths(Path(run_dir))
-    return _save(plots.plot_lr_finder(read_json(paths.lr_finder)), paths.figure("lr_finder"))
+    fig = plots.plot_lr_finder(read_json(paths.lr_finder), setup_caption(config, data))
+    return _save(fig, paths.figure("lr_finder"))
 
 
 def write_figures(run_dir: str | Path, data: Cifar10, config: Optional[Config] = None,
@@ -164,7 +177,9 @@ def write_figures(run_dir: str | Path, data: Cifar10, config: Optional[Config] =
     makers = {
         "history": lambda: plots.plot_history(run.history, caption(run)),
         "lr_schedule": lambda: schedule_figure(run),
-        "lr_finder": lambda: plots.plot_lr_finder(run.lr_finder, caption(run)),
+        # scored with the run's own lr_factor, whatever rule the saved sweep was made under
+        "lr_finder": lambda: plots.plot_lr_finder(rescore(run.lr_finder, run.config.lr_factor),
+                                                  caption(run)),
         "misclassified": lambda: misclassified_gallery(results),
         "confusion": lambda: plots.plot_confusion(labels, preds, results.classes, caption(run)),
         "per_class_accuracy": lambda: plots.plot_per_class_accuracy(labels, preds,

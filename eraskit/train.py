@@ -83,13 +83,14 @@ def make_optimizer(model: nn.Module, config: Config, lr: float) -> torch.optim.O
                   {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}]
     if config.optimizer == "adam":
         return torch.optim.Adam(groups, lr=lr, betas=(config.momentum, 0.999))
-    return torch.optim.SGD(groups, lr=lr, momentum=config.momentum, nesterov=True)
+    return torch.optim.SGD(groups, lr=lr, momentum=config.momentum, nesterov=config.momentum > 0)
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, config: Config, max_lr: float,
                    steps_per_epoch: int) -> torch.optim.lr_scheduler.OneCycleLR:
     """OneCycle, stepped once per batch: warm up from max_lr / div_factor to max_lr over
-    pct_start of the steps while momentum falls to 0.85, then anneal to a near-zero rate."""
+    pct_start of the steps while momentum falls from config.momentum to 0.85 (or stays put when
+    config.momentum is lower), then anneal to a near-zero rate while momentum climbs back."""
     total = config.epochs * steps_per_epoch
     if config.pct_start * total <= 1:
         raise EraskitError(f"{total} training steps leave OneCycle no warm-up: use more epochs, "
@@ -97,7 +98,7 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: Config, max_lr: flo
     return torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=max_lr, total_steps=total,
         pct_start=config.pct_start, anneal_strategy=config.anneal, div_factor=config.div_factor,
-        final_div_factor=config.final_div_factor, base_momentum=0.85,
+        final_div_factor=config.final_div_factor, base_momentum=min(0.85, config.momentum),
         max_momentum=config.momentum)
 
 

@@ -40,7 +40,7 @@ if "google.colab" in sys.modules:  # Colab lacks the kit, grad-cam and torch-lr-
                     "eraskit @ git+https://github.com/eraskit/eraskit"], check=True)
 
 # %%
-from eraskit import lr_finder, pipeline, plots
+from eraskit import lr_finder, pipeline, plots, report
 from eraskit import notebook as nb
 from eraskit.config import Config
 from eraskit.data import load_cifar10
@@ -98,7 +98,7 @@ result = pipeline.find_lr(config, data, RUN_DIR)
 # the curve it is read from; the legend gives their values.
 
 # %%
-fig = plots.plot_lr_finder(result, nb.caption(config, data))
+fig = plots.plot_lr_finder(result, report.setup_caption(config, data))
 
 # %% [markdown]
 # ## 4. The suggestion rule

@@ -103,7 +103,7 @@ print(summarize(ResNet18(config.width)))
 max_lr = nb.peak_lr(config, data, RUN_DIR)
 steps = nb.steps_per_epoch(config, data)
 fig = plots.plot_lr_schedule(train.lr_schedule(config, max_lr, steps), steps,
-                             nb.caption(config, data))
+                             report.setup_caption(config, data))
 
 # %% [markdown]
 # ## 4. Train

@@ -6,7 +6,7 @@ import torch
 
 from eraskit import augment
 from eraskit.errors import EraskitError
-from eraskit.lr_finder import SKIP_START, range_test, suggest
+from eraskit.lr_finder import SKIP_START, range_test, rescore, suggest
 from eraskit.model import ResNet18
 from eraskit.train import make_optimizer
 from helpers import tiny_config
@@ -82,6 +82,14 @@ def test_suggest_picks_factor_times_the_rate_at_the_loss_minimum():
     # steepest descent lies before the minimum, where the falling part is steepest (x = 20)
     assert lrs[17] <= result["steepest_lr"] <= lrs[23]
     assert suggest(lrs, losses, factor=1.0)["suggested_lr"] == lrs[40]
+
+
+def test_rescore_applies_another_factor_to_a_saved_sweep():
+    lrs, losses = u_curve(minimum_at=40)
+    saved = {"lrs": lrs, "losses": losses, "config": {"width": 8}, **suggest(lrs, losses, 1.0)}
+    again = rescore(saved, factor=5.0)
+    assert again["suggested_lr"] == pytest.approx(5 * lrs[40]) and "5 x" in again["rule"]
+    assert again["config"] == saved["config"] and saved["suggested_lr"] == lrs[40]
 
 
 def test_suggest_ignores_the_first_points_and_non_finite_losses():

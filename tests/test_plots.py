@@ -1,3 +1,4 @@
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -80,6 +81,16 @@ def test_plot_confusion_and_per_class_accuracy():
     heights = [bar.get_height() for bar in fig.axes[0].patches]
     assert heights == pytest.approx([100, 50, 50, 50] + [100] * 6)
     assert "overall 85.00%" in fig.axes[0].get_legend().get_texts()[0].get_text()
+
+
+def test_samples_per_class_leaves_blanks_for_a_class_with_few_images():
+    labels = np.array([0] * 8 + [1] * 3)  # class 2 has none
+    images = np.zeros((len(labels), 32, 32, 3), np.uint8)
+    fig = plots.plot_samples_per_class(images, labels, ("a", "b", "c"), per_class=8)
+    shown = [len(ax.images) for ax in fig.axes]
+    assert shown == [1] * 8 + [1] * 3 + [0] * 5 + [0] * 8
+    assert [fig.axes[k].get_ylabel() for k in (0, 8, 16)] == ["a", "b", "c"]
+    plt.close(fig)
 
 
 def test_class_balance_and_samples_per_class():

@@ -63,6 +63,21 @@ def test_onecycle_itself_goes_negative_after_its_last_linear_step():
     assert lr_schedule(config, 0.1, 20).min() > 0
 
 
+@pytest.mark.parametrize("momentum", [0.0, 0.5, 0.9])
+def test_momentum_never_rises_above_the_configured_value_nor_during_warm_up(momentum):
+    model = ResNet18(width=4)
+    config = Config(epochs=2, momentum=momentum)
+    optimizer = make_optimizer(model, config, lr=0.01)
+    scheduler = make_scheduler(optimizer, config, 0.1, steps_per_epoch=10)
+    used = []
+    for _ in range(20):
+        used.append(optimizer.param_groups[0]["momentum"])
+        optimizer.step()
+        scheduler.step()
+    assert max(used) == pytest.approx(momentum) and min(used) == pytest.approx(min(0.85, momentum))
+    assert np.all(np.diff(used[:5]) <= 1e-12)  # falls (or stays) while the rate warms up
+
+
 def test_make_optimizer_decays_conv_and_linear_weights_only():
     model = ResNet18(width=4)
     config = Config(weight_decay=5e-4)
