@@ -50,9 +50,14 @@ def test_transform() -> A.Compose:
     return A.Compose([A.Normalize(mean=MEAN, std=STD, max_pixel_value=255.0), ToTensorV2()])
 
 
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of one epoch's randomness: distinct for every (seed, epoch) pair in use."""
+    return seed * 1_000_003 + epoch
+
+
 def sample_seed(seed: int, epoch: int, index: int) -> int:
     """The seed of one image's augmentation in one epoch."""
-    return (seed * 1_000_003 + epoch) * 2**32 + index
+    return epoch_seed(seed, epoch) * 2**32 + index
 
 
 class AugmentedImages(Dataset):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import typing
 from pathlib import Path
@@ -31,18 +32,34 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("settings (default: the preset's)")
-    for field in dataclasses.fields(cfg.Config):
-        flag = "--" + field.name.replace("_", "-")
-        kind, _ = cfg.field_type(field.name)
-        choices = cfg.CHOICES.get(field.name)
+# What analyse and gradcam may change in a trained run's settings: how to run, what to map.
+ANALYSIS_FIELDS = cfg.RUNTIME_FIELDS + ("cam_method", "cam_layer")
+
+
+def preset_defaults(name: str) -> str:
+    """A field's value in each preset, e.g. "full: 100; smoke: 20; cpu: 40"."""
+    default = next(f.default for f in dataclasses.fields(cfg.Config) if f.name == name)
+    values = {preset: overrides.get(name, default) for preset, overrides in cfg.PRESETS.items()}
+    if len(set(map(str, values.values()))) == 1:
+        return f"default {default}"
+    return "; ".join(f"{preset}: {value}" for preset, value in values.items())
+
+
+def add_config_flags(parser: argparse.ArgumentParser, names: typing.Iterable[str],
+                     title: str) -> None:
+    """One flag per Config field named, --like-this, with its help and its presets' values."""
+    group = parser.add_argument_group(title)
+    for name in names:
+        flag = "--" + name.replace("_", "-")
+        kind, _ = cfg.field_type(name)
+        choices = cfg.CHOICES.get(name)
+        text = f"{cfg.field_help(name)} ({preset_defaults(name)})".replace("%", "%%")
         if kind is bool:
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
-                               help=f"default {field.default}")
+                               help=text)
         else:
-            group.add_argument(flag, type=kind, choices=choices, default=None, metavar=None if
-                               choices else field.name.upper(), help=f"default {field.default}")
+            group.add_argument(flag, type=kind, choices=choices, default=None,
+                               metavar=None if choices else name.upper(), help=text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,8 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("runs", nargs="+", help="run folders")
             continue
         p.add_argument("--preset", default="full", choices=list(cfg.PRESETS),
-                       help="starting settings: full (the assignment), smoke (<1 min on a CPU), "
-                            "cpu (20 epochs, well under an hour on 2 CPU cores)")
+                       help="starting settings: full (the assignment), smoke (checks every step "
+                            "in under a minute on a CPU; learns little), cpu (20 epochs of a "
+                            "narrow network on a fifth of the data, under an hour on 2 cores)")
         p.add_argument("--data", help="a local .npz with x_train, y_train, x_test, y_test "
                                       "(default: $ERASKIT_DATA, else download CIFAR-10)")
         p.add_argument("--out", help="the run folder (default: runs/<preset>)")
@@ -68,22 +86,25 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--quiet", action="store_true", help="no progress bars")
         if name == "bench":
             p.add_argument("--steps", type=int, default=3, help="timed training steps per loop")
-        add_config_flags(p)
+        if name in ("analyse", "gradcam"):
+            add_config_flags(p, ANALYSIS_FIELDS, "settings (a flag left out keeps the run's)")
+        else:
+            add_config_flags(p, [f.name for f in dataclasses.fields(cfg.Config)],
+                             "settings (a flag left out takes the preset's value)")
     return parser
 
 
 def make_config(args: argparse.Namespace) -> cfg.Config:
     """The preset with the flags given; on --resume, the saved config (runtime flags may change)."""
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(cfg.Config)
-             if getattr(args, f.name) is not None}
+    given = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(cfg.Config)}
+    given = {name: value for name, value in given.items() if value is not None}
     saved_path = Path(args.out) / "config.json"
     needs_saved = getattr(args, "resume", False) or args.command in ("analyse", "gradcam")
     if needs_saved and saved_path.is_file():
         from .runs import load_run
         saved = load_run(args.out).config
         changed = sorted(k for k, v in given.items()
-                         if k not in cfg.RUNTIME_FIELDS + ("cam_method", "cam_layer")
-                         and getattr(saved, k) != v)
+                         if k not in ANALYSIS_FIELDS and getattr(saved, k) != v)
         if changed:
             raise EraskitError(f"{args.out} was trained with other {', '.join(changed)}; "
                                f"drop those flags or use a new --out")
@@ -112,14 +133,26 @@ def run_command(args: argparse.Namespace) -> int:
 
     if args.command == "compare":
         from .report import comparison_table
-        print(comparison_table(args.runs), end="")
+        folders = [r for r in args.runs if (Path(r) / "config.json").is_file()]
+        for skipped in sorted(set(args.runs) - set(folders)):
+            print(f"eraskit: skipping {skipped}: not a run folder", file=sys.stderr)
+        if not folders:
+            raise EraskitError("none of the paths given is a run folder (with a config.json)")
+        print(comparison_table(folders), end="")
         return 0
+    if getattr(args, "resume", False) and not (Path(args.out) / "config.json").is_file():
+        raise EraskitError(f"{args.out} holds no run to resume: check --out, or drop --resume "
+                           f"to start a new run there")
     config = make_config(args)
     if args.command == "bench":
         from .bench import benchmark
         print(benchmark(config, load_cifar10(args.data), steps=args.steps))
         return 0
-    data = load_cifar10(args.data)
+    if args.command in ("analyse", "gradcam"):
+        from .runs import load_run
+        data = load_cifar10(args.data or recorded_data(load_run(args.out).meta))
+    else:
+        data = load_cifar10(args.data)
     if args.command == "find-lr":
         from .report import write_lr_finder_figure
         pipeline.find_lr(config, data, args.out, progress=not args.quiet)
@@ -135,6 +168,17 @@ def run_command(args: argparse.Namespace) -> int:
         print("figures:\n  " + "\n  ".join(str(p) for p in written))
     print(f"run folder: {args.out}")
     return 0
+
+
+def recorded_data(meta: dict) -> str | None:
+    """The local .npz a run was trained on, if it is still there and $ERASKIT_DATA is unset."""
+    from .data import DATA_ENV
+
+    source = meta.get("data_source", "")
+    if os.environ.get(DATA_ENV) or not source.startswith("npz:"):
+        return None
+    path = source[len("npz:"):].strip()
+    return path if Path(path).is_file() else None
 
 
 def main_entry() -> None:

@@ -34,6 +34,7 @@ class Cifar10:
 
 
 def cache_dir() -> Path:
+    """Where downloads are kept: $ERASKIT_CACHE, else ~/.cache/eraskit."""
     return Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "eraskit"))
 
 
@@ -45,9 +46,14 @@ def load_cifar10(path: Optional[str | os.PathLike] = None) -> Cifar10:
 
 def load_npz(path: str | os.PathLike) -> Cifar10:
     """Read a .npz holding x_train, y_train, x_test, y_test (and optionally classes)."""
-    path = Path(path).expanduser()
+    path = Path(path).expanduser().absolute()  # absolute: meta.json records where it was
+    if path.is_dir():
+        raise EraskitError(f"{path} is a folder; --data (and {DATA_ENV}) take a .npz file")
     if not path.is_file():
         raise EraskitError(f"data file not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise EraskitError(f"{path} is not a readable .npz file: not a zip archive (numpy.savez "
+                           f"writes one; it must hold x_train, y_train, x_test, y_test)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in REQUIRED if k not in npz.files]

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .augment import CUTOUT_P, FLIP_P, MEAN_UINT8
+from .augment import CUTOUT_P, FLIP_P, MEAN_UINT8, epoch_seed
 from .config import Config
 from .data import MEAN, STD
 
@@ -81,7 +81,7 @@ class DeviceLoader:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         generator = torch.Generator(device=self.device)
-        generator.manual_seed(self.seed * 1_000_003 + self.epoch)
+        generator.manual_seed(epoch_seed(self.seed, self.epoch))
         order = torch.randperm(len(self.images), device=self.device, generator=generator)
         for k in range(len(self)):
             idx = order[k * self.batch_size:(k + 1) * self.batch_size]

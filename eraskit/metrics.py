@@ -1,8 +1,21 @@
-"""Numbers about a run's test predictions: confusion, per-class accuracy, the worst mistakes."""
+"""Numbers about a run: its history's best epoch and pace; its test predictions' confusion,
+per-class accuracy and worst mistakes."""
 
 from __future__ import annotations
 
+import statistics
+
 import numpy as np
+
+
+def best_epoch(history: list[dict]) -> dict:
+    """The history row with the highest test accuracy (the first of equals)."""
+    return max(history, key=lambda row: row["test_acc"])
+
+
+def median_seconds(history: list[dict]) -> float:
+    """Median seconds per epoch: a first epoch's warm-up or one slow epoch barely moves it."""
+    return statistics.median(row["seconds"] for row in history)
 
 
 def confusion_matrix(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> np.ndarray:

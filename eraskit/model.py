@@ -58,6 +58,7 @@ class ResNet18(nn.Module):
 
 
 def count_parameters(model: nn.Module) -> int:
+    """Number of parameters (trainable or not)."""
     return sum(p.numel() for p in model.parameters())
 
 

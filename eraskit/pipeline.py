@@ -20,8 +20,8 @@ from .gpu_augment import DeviceLoader
 from .lr_finder import range_test, suggest
 from .model import ResNet18
 from .runs import RunPaths
-from .train import (Precision, evaluate, make_criterion, make_optimizer, make_scheduler, predict,
-                    resolve_device, train_epoch, use_channels_last)
+from .train import (Precision, check_warm_up, evaluate, make_criterion, make_optimizer,
+                    make_scheduler, predict, resolve_device, train_epoch, use_channels_last)
 
 
 def prepare(config: Config, data: Cifar10) -> tuple[Cifar10, np.ndarray]:
@@ -30,6 +30,7 @@ def prepare(config: Config, data: Cifar10) -> tuple[Cifar10, np.ndarray]:
 
 
 def build_model(config: Config, num_classes: int, device: torch.device) -> ResNet18:
+    """A freshly initialised ResNet-18 of the config's width, on `device` (NHWC where used)."""
     torch.manual_seed(config.seed)  # same seed, same initial weights
     model = ResNet18(config.width, num_classes).to(device)
     nhwc = use_channels_last(config, device)
@@ -136,6 +137,7 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
     train_loader = make_train_loader(data.x_train, data.y_train, config, device)
     test_loader = augment.test_loader(data.x_test, data.y_test, config, device)
 
+    check_warm_up(config, len(train_loader))  # before the range test, not after it
     # A resumed run keeps the peak it started with, whatever lr_finder.json now says.
     max_lr = state["max_lr"] if state else resolve_max_lr(config, data, paths.root, progress, log)
     optimizer = make_optimizer(model, config, lr=max_lr / config.div_factor)

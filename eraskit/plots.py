@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from .data import MEAN, STD
-from .metrics import confusion_matrix, per_class_accuracy
+from .metrics import best_epoch, confusion_matrix, per_class_accuracy
 
 
 def denormalize(images: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -34,8 +34,12 @@ def plot_history(history: list[dict], caption: Optional[str] = None) -> plt.Figu
     for split, style in (("train", "-o"), ("test", "-s")):
         ax_loss.plot(epochs, [r[f"{split}_loss"] for r in history], style, ms=3, label=split)
         ax_acc.plot(epochs, [100 * r[f"{split}_acc"] for r in history], style, ms=3, label=split)
-    ax_loss.set(title="Loss (mean per image)", xlabel="epoch", ylabel="cross-entropy")
-    best = max(history, key=lambda r: r["test_acc"])
+    # the training criterion: cross-entropy with the run's label smoothing; the test loss is
+    # taken on the logits the test accuracy uses (flip-averaged when flip TTA is on)
+    ax_loss.set(title="Loss (mean per image)", xlabel="epoch", ylabel="training criterion")
+    if max(r["test_loss"] for r in history) > 20 * min(r["test_loss"] for r in history):
+        ax_loss.set_yscale("log")  # an early blow-up would flatten every other point
+    best = best_epoch(history)
     ax_acc.set(title=f"Accuracy (final test {100 * history[-1]['test_acc']:.2f}%, best "
                      f"{100 * best['test_acc']:.2f}% at epoch {best['epoch']})",
                xlabel="epoch", ylabel="%")
@@ -127,9 +131,10 @@ def plot_per_class_accuracy(labels: np.ndarray, preds: np.ndarray, classes: Sequ
     ax.bar_label(bars, fmt="%.1f", fontsize=8)
     overall = 100 * float((labels == preds).mean())
     ax.axhline(overall, color="tab:red", ls="--", label=f"overall {overall:.2f}%")
-    ax.set(title="Test accuracy per class", ylabel="%", ylim=(max(0, acc.min() - 15), 100))
+    # headroom above 100% for the bar labels; the legend sits outside, clear of every bar
+    ax.set(title="Test accuracy per class", ylabel="%", ylim=(max(0, acc.min() - 15), 108))
     ax.tick_params(axis="x", rotation=30)
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     fig.tight_layout()
     return add_caption(fig, caption)
 

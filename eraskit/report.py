@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
@@ -24,6 +23,7 @@ from .model import ResNet18
 from .pipeline import describe_device, load_model
 from .runs import Run, RunPaths, load_run, read_json, save_json
 from .lr_finder import rescore
+from .metrics import best_epoch, median_seconds
 from .train import lr_schedule, resolve_device
 
 
@@ -138,6 +138,7 @@ def trust_check(results: TestResults, count: int = 10, layer: Optional[str] = No
 
 
 def misclassified_gallery(results: TestResults, count: int = 10) -> plt.Figure:
+    """The `count` most confident mistakes, denormalised, with class names and confidences."""
     chosen = mistakes(results, count)
     rgb = plots.denormalize(results.normalized(chosen))
     return plots.plot_misclassified(rgb, results.labels[chosen], results.probs[chosen],
@@ -145,6 +146,7 @@ def misclassified_gallery(results: TestResults, count: int = 10) -> plt.Figure:
 
 
 def schedule_figure(run: Run) -> plt.Figure:
+    """The OneCycle rate of every step the run took, recomputed from its config and meta."""
     steps = run.meta.get("steps_per_epoch")
     if not steps or "max_lr" not in run.meta:
         raise EraskitError(f"{run.paths.meta} lacks the schedule (train the run first)")
@@ -199,28 +201,28 @@ def write_figures(run_dir: str | Path, data: Cifar10, config: Optional[Config] =
 
 
 def copy_to_images(run: Run, figures: list[Path], images: Path) -> list[Path]:
-    """Copy figures into `images`, with results.md; refresh README.md's table beside it."""
+    """Copy figures into `images`, with results.md; refresh README.md's table beside it.
+    Returns every file written, the README included when its table was replaced."""
     images.mkdir(parents=True, exist_ok=True)
     copies = [Path(shutil.copy(f, images / f.name)) for f in figures]
     table = results_table(run)
     (images / "results.md").write_text(table)
     readme = images.parent / "README.md"
-    if readme.is_file():
-        update_readme(readme, table)
-    return copies + [images / "results.md"]
+    updated = [readme] if readme.is_file() and update_readme(readme, table) else []
+    return copies + [images / "results.md"] + updated
 
 
 def results_table(run: Run) -> str:
     """A Markdown summary of the run and its per-epoch history, generated from history.json."""
     h, c, meta = run.history, run.config, run.meta
-    best = max(h, key=lambda r: r["test_acc"])
+    best = best_epoch(h)
     lines = [f"Generated from `history.json` of a run: {caption(run)}.", "",
              "| epochs | width | device | max LR | final test acc | best test acc | "
              "median s/epoch |",
              "|---|---|---|---|---|---|---|",
              f"| {len(h)} | {c.width} | {meta.get('device', '?')} | {meta.get('max_lr', 0):.3g} | "
              f"{h[-1]['test_acc']:.2%} | {best['test_acc']:.2%} (epoch {best['epoch']}) | "
-             f"{statistics.median(r['seconds'] for r in h):.1f} |", "",
+             f"{median_seconds(h):.1f} |", "",
              "| epoch | lr | train loss | train acc | test loss | test acc | seconds |",
              "|---|---|---|---|---|---|---|"]
     lines += [f"| {r['epoch']} | {r['lr']:.2e} | {r['train_loss']:.3f} | {r['train_acc']:.2%} | "
@@ -228,14 +230,16 @@ def results_table(run: Run) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_readme(readme: Path, table: str) -> None:
-    """Replace the text between the README's results markers with `table`."""
+def update_readme(readme: Path, table: str) -> bool:
+    """Replace the text between the README's results markers with `table`; False when the
+    README has no such markers (and is left alone)."""
     text = readme.read_text()
     begin, end = "<!-- results:begin -->", "<!-- results:end -->"
     if begin not in text or end not in text:
-        return
+        return False
     pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
     readme.write_text(pattern.sub(lambda _: f"{begin}\n{table}{end}", text))
+    return True
 
 
 def comparison_table(run_dirs: Iterable[str | Path]) -> str:
@@ -248,11 +252,11 @@ def comparison_table(run_dirs: Iterable[str | Path]) -> str:
         c, m, h = run.config, run.meta, run.history
         if not h:
             continue
-        best = max(r["test_acc"] for r in h)
+        best = best_epoch(h)["test_acc"]
         lines.append(
             f"| {Path(run_dir).name} | {c.width} | {c.optimizer} | {m.get('max_lr', 0):.3g} "
             f"({m.get('max_lr_source', '?')}) | {c.label_smoothing:g} | {c.cutout or 'off'} | "
             f"{'yes' if c.flip_tta else 'no'} | {m.get('precision', '?')} | "
             f"{h[-1]['test_acc']:.2%} | {best:.2%} | "
-            f"{statistics.median(r['seconds'] for r in h):.1f} |")
+            f"{median_seconds(h):.1f} |")
     return "\n".join(lines) + "\n"

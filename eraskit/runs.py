@@ -67,10 +67,12 @@ def _umask() -> int:
 
 
 def save_json(path: Path, obj: Any) -> None:
+    """Write `obj` as indented JSON, atomically."""
     atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2).encode()))
 
 
 def read_json(path: Path) -> Any:
+    """Read a JSON file; a damaged one is a one-line error naming it."""
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
@@ -126,6 +128,7 @@ class Predictions:
 
 
 def load_predictions(path: Path) -> Predictions:
+    """Read predictions.npz (logits, labels, test indices); a damaged file is a clear error."""
     try:
         with np.load(path, allow_pickle=False) as npz:
             return Predictions(npz["logits"], npz["labels"], npz["indices"])
@@ -157,8 +160,8 @@ def load_run(root: str | os.PathLike) -> Run:
     """Read a run directory's config, history, meta and LR-finder result."""
     paths = RunPaths(Path(root))
     if not paths.config.is_file():
-        raise EraskitError(f"{paths.root} holds no run (no config.json): run "
-                           f"`python -m eraskit train --out {paths.root}` first")
+        raise EraskitError(f"{paths.root} holds no run (no config.json): train one first, e.g. "
+                           f"`python -m eraskit run --preset smoke|cpu|full --out {paths.root}`")
     config = Config.from_dict(read_json(paths.config))
     history = read_json(paths.history) if paths.history.is_file() else []
     meta = read_json(paths.meta) if paths.meta.is_file() else {}

@@ -100,8 +100,9 @@ def plot_randomization(rgb: np.ndarray, check: dict, titles: Sequence[str],
             if r == 2:
                 ax.set_xlabel(f"rho {check['spearman'][i]:.2f}", fontsize=8)
         axes[r, 0].set_ylabel(label, fontsize=9)
-    fig.suptitle(f"Randomisation check: mean Spearman rho {check['mean_spearman']:.2f} "
-                 f"(1 = the same map; near 0 = the trained maps depend on what was learned)",
-                 fontsize=10)
+    fig.suptitle(f"Randomisation check: mean Spearman rho {check['mean_spearman']:.2f}\n"
+                 f"1 = the same maps with random weights (they ignore what was learned); near 0 "
+                 f"= they depend on the weights: needed, but no proof that they are right",
+                 fontsize=9)
     fig.tight_layout()
     return add_caption(fig, caption)

@@ -86,15 +86,21 @@ def make_optimizer(model: nn.Module, config: Config, lr: float) -> torch.optim.O
     return torch.optim.SGD(groups, lr=lr, momentum=config.momentum, nesterov=config.momentum > 0)
 
 
+def check_warm_up(config: Config, steps_per_epoch: int) -> None:
+    """Refuse a schedule whose warm-up would be a single step (or none)."""
+    total = config.epochs * steps_per_epoch
+    if config.pct_start * total <= 1:
+        raise EraskitError(f"{total} training steps leave OneCycle no warm-up: use more epochs, "
+                           f"more data or a smaller batch size")
+
+
 def make_scheduler(optimizer: torch.optim.Optimizer, config: Config, max_lr: float,
                    steps_per_epoch: int) -> torch.optim.lr_scheduler.OneCycleLR:
     """OneCycle, stepped once per batch: warm up from max_lr / div_factor to max_lr over
     pct_start of the steps while momentum falls from config.momentum to 0.85 (or stays put when
     config.momentum is lower), then anneal to a near-zero rate while momentum climbs back."""
+    check_warm_up(config, steps_per_epoch)
     total = config.epochs * steps_per_epoch
-    if config.pct_start * total <= 1:
-        raise EraskitError(f"{total} training steps leave OneCycle no warm-up: use more epochs, "
-                           f"more data or a smaller batch size")
     return torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=max_lr, total_steps=total,
         pct_start=config.pct_start, anneal_strategy=config.anneal, div_factor=config.div_factor,
@@ -115,6 +121,7 @@ def lr_schedule(config: Config, max_lr: float, steps_per_epoch: int) -> np.ndarr
 
 
 def make_criterion(config: Config) -> nn.Module:
+    """Cross-entropy with the config's label smoothing, averaged over the batch."""
     return nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
 
 
@@ -126,6 +133,7 @@ def use_channels_last(config: Config, device: torch.device) -> bool:
 
 
 def to_device(images: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
+    """A batch moved to `device` (asynchronously from pinned memory), NHWC if asked."""
     images = images.to(device, non_blocking=True)
     return images.contiguous(memory_format=torch.channels_last) if channels_last else images
 

@@ -57,6 +57,8 @@ BAD = [
     (["train", "--preset", "huge"], "invalid choice: 'huge'"),
     (["train", "--data", "{missing}"], "data file not found"),
     (["train", "--data", "{corrupt}"], "corrupt.npz is not a readable .npz"),
+    (["train", "--data", "{empty}"], "is a folder; --data (and ERASKIT_DATA) take a .npz file"),
+    (["train", "--data", "{file}"], "a_file is not a readable .npz file: not a zip archive"),
     (["train", "--data", "{shape}"], "x_train in {shape} must be uint8 (N, 32, 32, 3)"),
     (["train", "--data", "{labels}"], "y_test in {labels} has labels outside 0..9"),
     (["train", "--resume", "--epochs", "5"], "was trained with other epochs"),
@@ -84,7 +86,30 @@ def test_bad_input_exits_2_with_one_line_and_changes_nothing(files, capsys, argv
 def test_analysis_of_a_folder_without_a_run(files, capsys, command):
     code, _, err = call([command, "--data", files["good"], "--out", files["empty"]], capsys)
     assert code == 2 and len(err.splitlines()) == 1
-    assert "holds no run" in err and "eraskit train" in err
+    assert "holds no run" in err and "eraskit run --preset" in err
+    assert not any(files["empty"].iterdir())
+
+
+def test_analysis_checks_the_run_before_the_data(files, capsys, monkeypatch):
+    monkeypatch.delenv("ERASKIT_DATA", raising=False)
+    code, _, err = call(["analyse", "--out", files["empty"]], capsys)  # no --data: no download
+    assert code == 2 and "holds no run" in err
+
+
+def test_analysis_reads_the_data_the_run_was_trained_on(files, capsys, monkeypatch, tmp_path):
+    monkeypatch.delenv("ERASKIT_DATA", raising=False)
+    out = tmp_path / "run"
+    assert call(["train", *TINY_FLAGS, "--data", files["good"], "--out", out], capsys)[0] == 0
+    assert runs.load_run(out).meta["data_source"] == f"npz: {files['good']}"
+    code, stdout, err = call(["gradcam", "--out", out], capsys)
+    assert code == 0, err
+    assert (out / "figures" / "gradcam.png").is_file()
+
+
+def test_resume_in_a_folder_without_a_run_is_refused(files, capsys):
+    code, _, err = call(["train", *TINY_FLAGS, "--resume", "--data", files["good"],
+                         "--out", files["empty"]], capsys)
+    assert code == 2 and "holds no run to resume" in err
     assert not any(files["empty"].iterdir())
 
 
@@ -137,10 +162,13 @@ def test_flags_cover_every_config_field():
     assert set(tiny_config().to_dict()) <= flags
 
 
-def test_compare_prints_a_table_of_runs(trained_run, capsys):
-    code, out, _ = call(["compare", trained_run.paths.root], capsys)
+def test_compare_prints_a_table_of_runs(trained_run, capsys, files):
+    code, out, err = call(["compare", trained_run.paths.root, files["file"]], capsys)
     assert code == 0
     assert out.splitlines()[2].startswith(f"| {trained_run.paths.root.name} | 8 | sgd |")
+    assert err == f"eraskit: skipping {files['file']}: not a run folder\n"
+    code, _, err = call(["compare", files["file"]], capsys)
+    assert code == 2 and "none of the paths given is a run folder" in err
 
 
 # --- as a user runs it ------------------------------------------------------------------------

@@ -32,8 +32,15 @@ def test_missing_file(tmp_path):
 
 
 def test_a_folder_is_not_a_data_file(tmp_path):
-    with pytest.raises(EraskitError, match="not found"):
+    with pytest.raises(EraskitError, match="is a folder; --data .* take a .npz file"):
         load_npz(tmp_path)
+
+
+def test_a_text_file_is_not_a_data_file(tmp_path):
+    path = tmp_path / "labels.txt"
+    path.write_text("airplane\nautomobile\n")
+    with pytest.raises(EraskitError, match="labels.txt is not a readable .npz file: not a zip"):
+        load_npz(path)
 
 
 def test_random_bytes(tmp_path):

@@ -235,5 +235,9 @@ def test_a_failed_start_leaves_no_settings_behind(tmp_path, data):
     with pytest.raises(EraskitError, match="no warm-up"):
         pipeline.fit(too_short, data, out, **quiet)
     assert not (out / "config.json").exists()
+    # refused before the range test too: a run without max_lr wastes no sweep on it
+    with pytest.raises(EraskitError, match="no warm-up"):
+        pipeline.fit(too_short.replace(max_lr=None), data, out, **quiet)
+    assert not any(out.iterdir())
     run = pipeline.fit(tiny_config(), data, out, **quiet)  # so the retry is not refused
     assert len(run.history) == 3

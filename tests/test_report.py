@@ -83,3 +83,4 @@ def test_write_figures_writes_every_png(run_copy, data, tmp_path):
         assert (tmp_path / "images" / f"{name}.png").read_bytes() == png.read_bytes()
     text = readme.read_text()
     assert "old" not in text and "| epoch | lr |" in text and text.endswith("end\n")
+    assert readme in written  # the command line lists it: no silent edit of the README

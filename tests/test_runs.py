@@ -140,7 +140,7 @@ def test_load_run_round_trip(tmp_path):
 
 
 def test_load_run_of_a_folder_without_a_run_says_what_to_do(tmp_path):
-    with pytest.raises(EraskitError, match="holds no run.*eraskit train"):
+    with pytest.raises(EraskitError, match="holds no run.*eraskit run --preset"):
         runs.load_run(tmp_path / "empty")
 
 
