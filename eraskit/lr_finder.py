@@ -51,8 +51,9 @@ def suggest(lrs: list[float], losses: list[float], factor: float = 10.0) -> dict
     The sweep trains an untrained network for a few dozen steps; past its loss minimum that
     network becomes unstable. OneCycle reaches its peak only after a long warm-up, when the
     network tolerates far larger rates, so the minimum itself is too timid a peak. Measured
-    on CIFAR-10 (20 epochs, SGD): a peak of about 10x the minimum's rate beat the minimum
-    itself by 1.5 points at width 64 and 2.5 points at width 16 (see results/README.md).
+    on the CIFAR-10 rebuild (20 epochs, SGD, one seed each; results/README.md): peaks 6-12x
+    the minimum's rate beat the minimum itself by 1.5-1.9 points at width 64, and 5-9x by
+    2.2-2.5 points at width 16.
     The point of steepest descent (torch-lr-finder's own suggestion) is reported too.
     """
     lrs_a, losses_a = np.asarray(lrs), np.asarray(losses)

@@ -102,7 +102,9 @@ def mistakes(results: TestResults, count: int) -> np.ndarray:
 
 def gradcam_gallery(results: TestResults, count: int = 10, layer: Optional[str] = None,
                     method: Optional[str] = None) -> plt.Figure:
-    """The `count` most confident mistakes: image, CAM of the predicted and of the true class."""
+    """The `count` most confident mistakes: image, CAM of the predicted and of the true class.
+    The predictions are the run's stored ones (flip-averaged under flip TTA); the maps are of
+    each image as shown."""
     config = results.run.config
     layer, method = layer or config.cam_layer, method or config.cam_method
     chosen = mistakes(results, count)
@@ -127,7 +129,8 @@ def trust_check(results: TestResults, count: int = 10, layer: Optional[str] = No
     check = sanity.randomization_check(results.model, images, preds, layer, method,
                                        seed=config.seed)
     scores = sanity.faithfulness(results.model, images, preds, method=method, seed=config.seed)
-    scores.update(target="predicted class of the gallery's images", layer=layer,
+    # ROAD scores every layer it names; the randomisation check maps the configured one only
+    scores.update(target="predicted class of the gallery's images", randomisation_layer=layer,
                   spearman_trained_vs_random=[round(float(r), 4) for r in check["spearman"]],
                   mean_spearman=check["mean_spearman"])
     save_json(results.run.paths.trust, scores)
@@ -186,18 +189,26 @@ def write_figures(run_dir: str | Path, data: Cifar10, config: Optional[Config] =
         "confusion": lambda: plots.plot_confusion(labels, preds, results.classes, caption(run)),
         "per_class_accuracy": lambda: plots.plot_per_class_accuracy(labels, preds,
                                                                     results.classes, caption(run)),
-        "gradcam": lambda: gradcam_gallery(results, layer=config.cam_layer,
-                                           method=config.cam_method),
+        gallery_name(run.config, config): lambda: gradcam_gallery(results, layer=config.cam_layer,
+                                                                method=config.cam_method),
         "gradcam_sanity": lambda: trust_check(results, layer=config.cam_layer,
                                               method=config.cam_method)[0],
     }
     if run.lr_finder is None:
         makers.pop("lr_finder")
     written = [_save(make(), run.paths.figure(name)) for name, make in makers.items()
-               if only is None or name in only]
+               if only is None or name.split("-")[0] in only]
     if images:
         written += copy_to_images(run, written, Path(images))
     return written
+
+
+def gallery_name(trained: Config, asked: Config) -> str:
+    """gradcam for the run's own Grad-CAM settings; gradcam-METHOD-LAYER for others, so that
+    trying another method or layer keeps the run's gallery."""
+    if (asked.cam_method, asked.cam_layer) == (trained.cam_method, trained.cam_layer):
+        return "gradcam"
+    return f"gradcam-{asked.cam_method}-{asked.cam_layer}"
 
 
 def copy_to_images(run: Run, figures: list[Path], images: Path) -> list[Path]:

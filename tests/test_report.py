@@ -84,3 +84,12 @@ def test_write_figures_writes_every_png(run_copy, data, tmp_path):
     text = readme.read_text()
     assert "old" not in text and "| epoch | lr |" in text and text.endswith("end\n")
     assert readme in written  # the command line lists it: no silent edit of the README
+
+
+def test_another_cam_method_gets_its_own_gallery_file(run_copy, data):
+    run = runs.load_run(run_copy)
+    asked = run.config.replace(cam_method="layercam", cam_layer="layer4")
+    written = report.write_figures(run_copy, data, asked, only=("gradcam",))
+    assert [p.name for p in written] == ["gradcam-layercam-layer4.png"]
+    written = report.write_figures(run_copy, data, run.config, only=("gradcam",))
+    assert [p.name for p in written] == ["gradcam.png"]
