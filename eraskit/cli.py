@@ -1,7 +1,8 @@
 """`python -m eraskit COMMAND`: the notebooks' pipeline, headless.
 
-Every Config field is also a flag (--epochs, --batch-size, --width, --max-lr, ...); a flag
-left out takes the preset's value. Problems with the input exit with code 2 and one line.
+Every Config field is a flag of the commands that use it (--epochs, --batch-size, --width,
+--max-lr, ...); a flag left out takes the preset's value, or on analyse and gradcam the trained
+run's. Problems with the input exit with code 2 and one line.
 """
 
 from __future__ import annotations
@@ -32,38 +33,67 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-# What analyse and gradcam may change in a trained run's settings: how to run, what to map.
-ANALYSIS_FIELDS = cfg.RUNTIME_FIELDS + ("cam_method", "cam_layer")
+ALL_FIELDS = tuple(f.name for f in dataclasses.fields(cfg.Config))
+# The settings each command uses. analyse and gradcam work on a trained run, whose settings
+# stay as they were: only what to map may change.
+COMMAND_FIELDS = {
+    "run": ALL_FIELDS,
+    "train": ALL_FIELDS,
+    "find-lr": tuple(n for n in ALL_FIELDS if n not in cfg.SCHEDULE_FIELDS or n == "lr_factor"),
+    "bench": tuple(n for n in ALL_FIELDS
+                   if n not in cfg.SCHEDULE_FIELDS + ("subset", "lr_start", "lr_end", "lr_iters",
+                                                      "eval_batch_size") or n == "gpu_augment"),
+    "analyse": ("cam_method", "cam_layer"),
+    "gradcam": ("cam_method", "cam_layer"),
+}
+NONE_MEANS = {"subset": "all", "test_subset": "all", "max_lr": "range test"}
 
 
-def preset_defaults(name: str) -> str:
-    """A field's value in each preset, e.g. "full: 100; smoke: 20; cpu: 40"."""
+def shown(name: str, value: typing.Any) -> str:
+    """A setting's value as --help shows it."""
+    if value is None:
+        return NONE_MEANS.get(name, "none")
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def preset_values(name: str) -> str:
+    """A field's value in the presets: "[default: 4]", or "[full: 100, smoke: 20, cpu: 40]"."""
     default = next(f.default for f in dataclasses.fields(cfg.Config) if f.name == name)
     values = {preset: overrides.get(name, default) for preset, overrides in cfg.PRESETS.items()}
-    if len(set(map(str, values.values()))) == 1:
-        return f"default {default}"
-    return "; ".join(f"{preset}: {value}" for preset, value in values.items())
+    if len({shown(name, v) for v in values.values()}) == 1:
+        return f"[default: {shown(name, default)}]"
+    return "[" + ", ".join(f"{preset}: {shown(name, v)}" for preset, v in values.items()) + "]"
 
 
-def add_config_flags(parser: argparse.ArgumentParser, names: typing.Iterable[str],
-                     title: str) -> None:
-    """One flag per Config field named, --like-this, with its help and its presets' values."""
-    group = parser.add_argument_group(title)
-    for name in names:
-        flag = "--" + name.replace("_", "-")
-        kind, _ = cfg.field_type(name)
-        choices = cfg.CHOICES.get(name)
-        text = f"{cfg.field_help(name)} ({preset_defaults(name)})".replace("%", "%%")
-        if kind is bool:
-            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+def add_config_flags(parser: argparse.ArgumentParser, names: typing.Sequence[str],
+                     trained_run: bool = False) -> None:
+    """One flag per Config field named, --like-this, grouped by topic, each with its help and
+    its value in each preset (or, on a trained run, the run's own)."""
+    for section, members in cfg.SECTIONS.items():
+        members = [n for n in members if n in names]
+        if not members:
+            continue
+        group = parser.add_argument_group(section)
+        for name in members:
+            kind, _ = cfg.field_type(name)
+            choices = cfg.CHOICES.get(name)
+            values = "[default: the run's]" if trained_run else preset_values(name)
+            text = f"{cfg.field_help(name)} {values}".replace("%", "%%")
+            flag = "--" + name.replace("_", "-")
+            if kind is bool:
+                group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                                   help=text)
+                continue
+            metavar = None if choices else "LR" if name in ("max_lr", "lr_start", "lr_end") \
+                else "N" if kind is int else "X"
+            group.add_argument(flag, type=kind, choices=choices, default=None, metavar=metavar,
                                help=text)
-        else:
-            group.add_argument(flag, type=kind, choices=choices, default=None,
-                               metavar=None if choices else name.upper(), help=text)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of every command; each Config field is a flag of every command but compare."""
+    """The parser of every command; each takes the Config fields it uses as flags."""
     parser = Parser(prog="python -m eraskit", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for name, summary in COMMANDS.items():
@@ -71,26 +101,33 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "compare":
             p.add_argument("runs", nargs="+", help="run folders")
             continue
-        p.add_argument("--preset", default="full", choices=list(cfg.PRESETS),
-                       help="starting settings: full (the assignment), smoke (checks every step "
-                            "in under a minute on a CPU; learns little), cpu (20 epochs of a "
-                            "narrow network on a fifth of the data, under an hour on 2 cores)")
-        p.add_argument("--data", help="a local .npz with x_train, y_train, x_test, y_test "
-                                      "(default: $ERASKIT_DATA, else download CIFAR-10)")
+        trained_run = name in ("analyse", "gradcam")
+        if trained_run:
+            p.add_argument("--preset", default="full", choices=list(cfg.PRESETS),
+                           help="picks the default --out (runs/<preset>); the settings are the "
+                                "run's")
+            p.add_argument("--data", help="a local .npz with x_train, y_train, x_test, y_test "
+                                          "(default: $ERASKIT_DATA, else the .npz the run was "
+                                          "trained on, else download CIFAR-10)")
+        else:
+            p.add_argument("--preset", default="full", choices=list(cfg.PRESETS),
+                           help="starting settings: full (the assignment), smoke (checks every "
+                                "step in under a minute on a CPU; learns little), cpu (20 epochs "
+                                "of a narrow network on a fifth of the data, under an hour on "
+                                "2 cores)")
+            p.add_argument("--data", help="a local .npz with x_train, y_train, x_test, y_test "
+                                          "(default: $ERASKIT_DATA, else download CIFAR-10)")
         p.add_argument("--out", help="the run folder (default: runs/<preset>)")
         if name in ("run", "train"):
             p.add_argument("--resume", action="store_true", help="continue the run in --out")
         if name in ("run", "analyse"):
             p.add_argument("--images", help="also copy the figures to this folder and refresh "
                                             "the results table of the README.md beside it")
-        p.add_argument("--quiet", action="store_true", help="no progress bars")
+        if name in ("run", "train", "find-lr"):
+            p.add_argument("--quiet", action="store_true", help="no progress bars")
         if name == "bench":
             p.add_argument("--steps", type=int, default=3, help="timed training steps per loop")
-        if name in ("analyse", "gradcam"):
-            add_config_flags(p, ANALYSIS_FIELDS, "settings (a flag left out keeps the run's)")
-        else:
-            add_config_flags(p, [f.name for f in dataclasses.fields(cfg.Config)],
-                             "settings (a flag left out takes the preset's value)")
+        add_config_flags(p, COMMAND_FIELDS[name], trained_run)
     return parser
 
 
@@ -104,7 +141,8 @@ def make_config(args: argparse.Namespace) -> cfg.Config:
         from .runs import load_run
         saved = load_run(args.out).config
         changed = sorted(k for k, v in given.items()
-                         if k not in ANALYSIS_FIELDS and getattr(saved, k) != v)
+                         if k not in COMMAND_FIELDS["analyse"] + cfg.RUNTIME_FIELDS
+                         and getattr(saved, k) != v)
         if changed:
             raise EraskitError(f"{args.out} was trained with other {', '.join(changed)}; "
                                f"drop those flags or use a new --out")
@@ -122,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"eraskit: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("eraskit: interrupted; continue with --resume", file=sys.stderr)
+        again = "continue with --resume" if args.command in ("run", "train") else "run it again"
+        print(f"eraskit: interrupted; {again}", file=sys.stderr)
         return 130
 
 
@@ -178,7 +217,11 @@ def recorded_data(meta: dict) -> str | None:
     if os.environ.get(DATA_ENV) or not source.startswith("npz:"):
         return None
     path = source[len("npz:"):].strip()
-    return path if Path(path).is_file() else None
+    if Path(path).is_file():
+        return path
+    print(f"eraskit: the run was trained on {path}, which is gone: pass --data to use a copy",
+          file=sys.stderr)
+    return None
 
 
 def main_entry() -> None:

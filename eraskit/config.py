@@ -19,7 +19,7 @@ CHOICES = {
 
 
 def _field(default: Any, help: str) -> Any:
-    """A Config field with its one-line help (shown by --help and help(Config))."""
+    """A Config field with its one-line help (the command line's --help shows it)."""
     return dataclasses.field(default=default, metadata={"help": help})
 
 
@@ -33,20 +33,20 @@ class Config:
     """A run's settings. Saved as config.json inside the run and read back, never repeated."""
 
     # data
-    subset: Optional[int] = _field(None, "training images to use (class-balanced, seeded); "
-                                         "default all 50,000")
-    test_subset: Optional[int] = _field(None, "test images to use; default all 10,000")
+    subset: Optional[int] = _field(None, "training images to use (class-balanced, "
+                                         "seeded; all = 50,000)")
+    test_subset: Optional[int] = _field(None, "test images to use (all = 10,000)")
     # model
     width: int = _field(64, "channels of the first stage; 64 is the standard ResNet-18 "
-                            "(11.2M parameters), 16 is about 16x cheaper")
+                            "(11.2M parameters); 16 needs 16x fewer operations")
     # optimisation
     epochs: int = _field(20, "passes over the training images")
     batch_size: int = _field(512, "images per training step")
     optimizer: str = _field("sgd", "sgd (Nesterov momentum) or adam")
-    max_lr: Optional[float] = _field(None, "OneCycle's peak rate; default: the LR range "
-                                           "test's suggestion")
-    momentum: float = _field(0.9, "SGD momentum (Adam's beta1); OneCycle lowers it to 0.85 "
-                                  "while the rate rises")
+    max_lr: Optional[float] = _field(None, "OneCycle's peak rate (range test = the LR "
+                                           "range test's suggestion)")
+    momentum: float = _field(0.9, "SGD momentum (Adam's beta1); OneCycle lowers it to "
+                                  "0.85, if above, while the rate rises")
     weight_decay: float = _field(5e-4, "L2 penalty on conv and linear weights (BatchNorm "
                                        "parameters and biases get none)")
     decay_norm_and_bias: bool = _field(False, "decay every parameter, as the original "
@@ -109,6 +109,21 @@ class Config:
     def to_json(self) -> str:
         """The settings as indented JSON, as config.json holds them."""
         return json.dumps(self.to_dict(), indent=2)
+
+
+# The fields by topic, in the order the command line's --help lists them.
+SECTIONS = {
+    "data": ("subset", "test_subset"),
+    "model": ("width",),
+    "optimisation": ("epochs", "batch_size", "optimizer", "max_lr", "momentum", "weight_decay",
+                     "decay_norm_and_bias", "label_smoothing", "pct_start", "div_factor",
+                     "final_div_factor", "anneal"),
+    "augmentation and test-time flip": ("pad", "cutout", "flip_tta", "gpu_augment"),
+    "LR range test": ("lr_start", "lr_end", "lr_iters", "lr_factor"),
+    "execution": ("device", "amp", "channels_last", "compile", "workers", "eval_batch_size",
+                  "seed"),
+    "Grad-CAM": ("cam_method", "cam_layer"),
+}
 
 
 # Fields that only say how to run, not what is trained: they may differ when a run is resumed.

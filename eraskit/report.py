@@ -118,10 +118,10 @@ def gradcam_gallery(results: TestResults, count: int = 10, layer: Optional[str] 
 
 
 def trust_check(results: TestResults, count: int = 10, layer: Optional[str] = None,
-                method: Optional[str] = None) -> tuple[plt.Figure, dict]:
+                method: Optional[str] = None, save: bool = True) -> tuple[plt.Figure, dict]:
     """The gallery's images: the randomisation check (figure) and faithfulness scores (dict).
 
-    The scores go to the run's trust.json as well."""
+    With `save`, the scores go to the run's trust.json as well."""
     config = results.run.config
     layer, method = layer or config.cam_layer, method or config.cam_method
     chosen = mistakes(results, count)
@@ -133,7 +133,8 @@ def trust_check(results: TestResults, count: int = 10, layer: Optional[str] = No
     scores.update(target="predicted class of the gallery's images", randomisation_layer=layer,
                   spearman_trained_vs_random=[round(float(r), 4) for r in check["spearman"]],
                   mean_spearman=check["mean_spearman"])
-    save_json(results.run.paths.trust, scores)
+    if save:
+        save_json(results.run.paths.trust, scores)
     titles = [f"pred {results.classes[p]}" for p in preds]
     fig = sanity.plot_randomization(plots.denormalize(images), check, titles,
                                     caption=caption(results.run))
@@ -179,6 +180,7 @@ def write_figures(run_dir: str | Path, data: Cifar10, config: Optional[Config] =
     run = results.run
     config = config or run.config
     labels, preds = results.labels, results.preds
+    other = cam_suffix(run.config, config)
     makers = {
         "history": lambda: plots.plot_history(run.history, caption(run)),
         "lr_schedule": lambda: schedule_figure(run),
@@ -189,10 +191,12 @@ def write_figures(run_dir: str | Path, data: Cifar10, config: Optional[Config] =
         "confusion": lambda: plots.plot_confusion(labels, preds, results.classes, caption(run)),
         "per_class_accuracy": lambda: plots.plot_per_class_accuracy(labels, preds,
                                                                     results.classes, caption(run)),
-        gallery_name(run.config, config): lambda: gradcam_gallery(results, layer=config.cam_layer,
-                                                                method=config.cam_method),
-        "gradcam_sanity": lambda: trust_check(results, layer=config.cam_layer,
-                                              method=config.cam_method)[0],
+        f"gradcam{other}": lambda: gradcam_gallery(results, layer=config.cam_layer,
+                                                   method=config.cam_method),
+        # trust.json keeps the scores of the run's own settings
+        f"gradcam_sanity{other}": lambda: trust_check(results, layer=config.cam_layer,
+                                                      method=config.cam_method,
+                                                      save=not other)[0],
     }
     if run.lr_finder is None:
         makers.pop("lr_finder")
@@ -203,12 +207,12 @@ def write_figures(run_dir: str | Path, data: Cifar10, config: Optional[Config] =
     return written
 
 
-def gallery_name(trained: Config, asked: Config) -> str:
-    """gradcam for the run's own Grad-CAM settings; gradcam-METHOD-LAYER for others, so that
-    trying another method or layer keeps the run's gallery."""
+def cam_suffix(trained: Config, asked: Config) -> str:
+    """"" for the run's own Grad-CAM settings, "-METHOD-LAYER" for others: the Grad-CAM figures
+    of another method or layer get their own files and leave the run's in place."""
     if (asked.cam_method, asked.cam_layer) == (trained.cam_method, trained.cam_layer):
-        return "gradcam"
-    return f"gradcam-{asked.cam_method}-{asked.cam_layer}"
+        return ""
+    return f"-{asked.cam_method}-{asked.cam_layer}"
 
 
 def copy_to_images(run: Run, figures: list[Path], images: Path) -> list[Path]:

@@ -197,3 +197,42 @@ def test_python_m_eraskit_bad_input(files):
         assert len(err.splitlines()) == 1 and "Traceback" not in err, err
         assert message in err and out == ""
     assert snapshot(files["run"]) == before
+
+
+def test_each_command_takes_the_flags_it_uses():
+    commands = cli.build_parser()._subparsers._group_actions[0].choices
+
+    def flags(command):
+        return {a.dest for a in commands[command]._actions}
+
+    assert {"resume", "images", "quiet", "epochs", "cam_layer"} <= flags("run")
+    assert "resume" in flags("train") and "images" not in flags("train")
+    assert flags("analyse") - {"help", "preset", "data", "out", "images"} == {"cam_method",
+                                                                            "cam_layer"}
+    assert "lr_factor" in flags("find-lr") and not {"epochs", "max_lr"} & flags("find-lr")
+    assert {"gpu_augment", "steps", "width"} <= flags("bench") and "epochs" not in flags("bench")
+
+
+def test_help_shows_each_presets_value():
+    text = cli.build_parser()._subparsers._group_actions[0].choices["train"].format_help()
+    assert "[full: 100, smoke: 20, cpu: 40]" in " ".join(text.split())
+    assert "[default: range test]" in " ".join(text.split())
+
+
+def test_find_lr_saves_the_sweep_and_a_captioned_figure(files, capsys, tmp_path):
+    argv = ["find-lr", "--preset", "smoke", "--width", "8", "--subset", "64", "--batch-size",
+            "16", "--workers", "0", "--no-amp", "--quiet", "--lr-iters", "20"]
+    code, out, err = call(argv + ["--data", files["good"], "--out", tmp_path], capsys)
+    assert code == 0, err
+    assert (tmp_path / "lr_finder.json").is_file()
+    assert f"figure: {tmp_path / 'figures' / 'lr_finder.png'}" in out
+    assert not (tmp_path / "config.json").exists()  # a range test alone starts no run
+
+
+def test_interrupting_an_analysis_does_not_mention_resume(files, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("eraskit.report.write_figures", interrupted)
+    code, _, err = call(["analyse", "--data", files["good"], "--out", files["run"]], capsys)
+    assert code == 130 and err == "eraskit: interrupted; run it again\n"

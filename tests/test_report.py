@@ -86,10 +86,16 @@ def test_write_figures_writes_every_png(run_copy, data, tmp_path):
     assert readme in written  # the command line lists it: no silent edit of the README
 
 
-def test_another_cam_method_gets_its_own_gallery_file(run_copy, data):
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # numpy 2 about pytorch-grad-cam's ROAD
+@pytest.mark.filterwarnings("ignore:An input array is constant")  # a flat CAM of the tiny model
+def test_another_cam_method_gets_its_own_files_and_leaves_trust_json(run_copy, data):
     run = runs.load_run(run_copy)
+    report.write_figures(run_copy, data, run.config, only=("gradcam_sanity",))
+    trust = run.paths.trust.read_bytes()
     asked = run.config.replace(cam_method="layercam", cam_layer="layer4")
-    written = report.write_figures(run_copy, data, asked, only=("gradcam",))
-    assert [p.name for p in written] == ["gradcam-layercam-layer4.png"]
+    written = report.write_figures(run_copy, data, asked, only=("gradcam", "gradcam_sanity"))
+    assert [p.name for p in written] == ["gradcam-layercam-layer4.png",
+                                         "gradcam_sanity-layercam-layer4.png"]
+    assert run.paths.trust.read_bytes() == trust
     written = report.write_figures(run_copy, data, run.config, only=("gradcam",))
     assert [p.name for p in written] == ["gradcam.png"]
