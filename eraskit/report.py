@@ -259,9 +259,9 @@ def update_readme(readme: Path, table: str) -> bool:
 
 def comparison_table(run_dirs: Iterable[str | Path]) -> str:
     """A Markdown table comparing runs side by side, read from their run folders."""
-    lines = ["| run | width | optimizer | max LR (source) | label smoothing | cutout | flip TTA | "
-             "precision | final test acc | best test acc | median s/epoch |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| run | width | epochs | batch | optimizer | max LR (source) | label smoothing | "
+             "cutout | flip TTA | precision | final test acc | best test acc | median s/epoch |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for run_dir in run_dirs:
         run = load_run(run_dir)
         c, m, h = run.config, run.meta, run.history
@@ -269,7 +269,8 @@ def comparison_table(run_dirs: Iterable[str | Path]) -> str:
             continue
         best = best_epoch(h)["test_acc"]
         lines.append(
-            f"| {Path(run_dir).name} | {c.width} | {c.optimizer} | {m.get('max_lr', 0):.3g} "
+            f"| {Path(run_dir).name} | {c.width} | {len(h)}/{c.epochs} | {c.batch_size} | "
+            f"{c.optimizer} | {m.get('max_lr', 0):.3g} "
             f"({m.get('max_lr_source', '?')}) | {c.label_smoothing:g} | {c.cutout or 'off'} | "
             f"{'yes' if c.flip_tta else 'no'} | {m.get('precision', '?')} | "
             f"{h[-1]['test_acc']:.2%} | {best:.2%} | "

@@ -102,8 +102,12 @@ fig = plots.plot_lr_finder(result, report.setup_caption(config, data))
 
 # %% [markdown]
 # ## 4. The suggestion rule
-# The rule that turns the curve into one number lives in `lr_finder.suggest`; its docstring
-# says what the rule is and why:
+# The kit's peak is 10 times the rate at the loss minimum. Why not the minimum itself? The
+# sweep pushes an untrained network through a few dozen steps, and past the minimum that
+# network breaks down; OneCycle instead reaches its peak after several epochs of warm-up, when
+# the network tolerates much larger steps. On CIFAR-10, peaks 5-12 times the minimum's rate
+# trained 1.5-2.5 points better than the minimum itself. The rule lives in
+# `lr_finder.suggest`; its docstring gives the measurements:
 
 # %%
 help(lr_finder.suggest)

@@ -165,7 +165,7 @@ def test_flags_cover_every_config_field():
 def test_compare_prints_a_table_of_runs(trained_run, capsys, files):
     code, out, err = call(["compare", trained_run.paths.root, files["file"]], capsys)
     assert code == 0
-    assert out.splitlines()[2].startswith(f"| {trained_run.paths.root.name} | 8 | sgd |")
+    assert out.splitlines()[2].startswith(f"| {trained_run.paths.root.name} | 8 | 3/3 | 16 | sgd |")
     assert err == f"eraskit: skipping {files['file']}: not a run folder\n"
     code, _, err = call(["compare", files["file"]], capsys)
     assert code == 2 and "none of the paths given is a run folder" in err
