@@ -11,6 +11,7 @@ from typing import Callable, Optional
 
 import numpy as np
 import torch
+from torch import nn
 
 from . import augment, runs
 from .config import Config, same_sweep, same_training
@@ -112,53 +113,51 @@ def peak_memory_mb(device: torch.device) -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, else KiB
 
 
+def checkpoint_to_resume(paths: RunPaths, config: Config, resume: bool) -> Optional[dict]:
+    """The run folder's checkpoint when resuming it (None for a new run), after checking that
+    the folder is writable and that a resumed run keeps its settings."""
+    runs.check_writable(paths.root)
+    if not paths.checkpoint.is_file():
+        return None
+    if not resume:
+        raise EraskitError(f"{paths.root} already holds a trained run: continue it with --resume, "
+                           f"or use another run folder (--out; RUN_DIR in the notebooks)")
+    check_same_run(paths, config)
+    return runs.load_checkpoint(paths.checkpoint)
+
+
 def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
         progress: bool = True, log: Callable = print) -> runs.Run:
     """Train (or resume) the run in `out`; returns the loaded run when all epochs are done."""
     paths = RunPaths(Path(out))
-    runs.check_writable(paths.root)
-    has_checkpoint = paths.checkpoint.is_file()
-    if has_checkpoint and not resume:
-        raise EraskitError(f"{paths.root} already holds a trained run: continue it with --resume, "
-                           f"or use another run folder (--out; RUN_DIR in the notebooks)")
-    device = resolve_device(config.device)
-    state = runs.load_checkpoint(paths.checkpoint) if has_checkpoint else None
-    if state:
-        check_same_run(paths, config)
-        if state["epoch"] >= config.epochs:  # finished: load it, touch nothing
-            log(f"{paths.root} has finished all {config.epochs} epochs")
-            return runs.load_run(paths.root)
+    state = checkpoint_to_resume(paths, config, resume)
+    if state and state["epoch"] >= config.epochs:  # finished: load it, touch nothing
+        log(f"{paths.root} has finished all {config.epochs} epochs")
+        return runs.load_run(paths.root)
     for stale in paths.root.glob(".*.tmp"):  # left by a kill in the middle of a write
         stale.unlink(missing_ok=True)
+    device = resolve_device(config.device)
     torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest kernels
     precision = Precision.choose(device, config.amp)
     data, test_indices = prepare(config, data)
     model = build_model(config, len(data.classes), device)
     train_loader = make_train_loader(data.x_train, data.y_train, config, device)
     test_loader = augment.test_loader(data.x_test, data.y_test, config, device)
-
     check_warm_up(config, len(train_loader))  # before the range test, not after it
+
     # A resumed run keeps the peak it started with, whatever lr_finder.json now says.
     max_lr = state["max_lr"] if state else resolve_max_lr(config, data, paths.root, progress, log)
     optimizer = make_optimizer(model, config, lr=max_lr / config.div_factor)
     scheduler = make_scheduler(optimizer, config, max_lr, len(train_loader))
     scaler = precision.grad_scaler()
     criterion = make_criterion(config)
-
     history: list[dict] = []
-    meta = {"started": time.strftime("%Y-%m-%d %H:%M:%S")}
     if state:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if state["scaler"] and scaler.is_enabled():  # empty when saved without loss scaling
-            scaler.load_state_dict(state["scaler"])
-        history = state["history"]
-        meta = runs.read_json(paths.meta) if paths.meta.is_file() else meta
-        meta["resumed"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        history = restore(state, model, optimizer, scheduler, scaler)
         log(f"resuming {paths.root} after epoch {state['epoch']} of {config.epochs}")
-    else:  # nothing is written before this point, so a command that fails leaves no trace
+    else:  # nothing is written before this point, so a command that fails leaves no settings
         runs.save_json(paths.config, config.to_dict())
+    meta = start_meta(paths, resumed=state is not None)
     meta.update({"data_source": data.source, "device": describe_device(device),
                  "precision": str(precision), "max_lr": max_lr,
                  "max_lr_source": "config" if config.max_lr else "LR range test",
@@ -199,6 +198,27 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
             f"acc {row['test_acc']:.2%}  lr {row['lr']:.2e}  {row['seconds']:.1f}s")
     runs.save_json(paths.meta, {**meta, "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
     return runs.load_run(paths.root)
+
+
+def restore(state: dict, model: nn.Module, optimizer: torch.optim.Optimizer,
+            scheduler: torch.optim.lr_scheduler.LRScheduler,
+            scaler: torch.amp.GradScaler) -> list[dict]:
+    """Load a checkpoint's training state into fresh objects; returns its history."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    if state["scaler"] and scaler.is_enabled():  # empty when saved without loss scaling
+        scaler.load_state_dict(state["scaler"])
+    return state["history"]
+
+
+def start_meta(paths: RunPaths, resumed: bool) -> dict:
+    """meta.json's record of when the run started (and, if so, was last resumed)."""
+    now = time.strftime("%Y-%m-%d %H:%M:%S")
+    if not resumed:
+        return {"started": now}
+    meta = runs.read_json(paths.meta) if paths.meta.is_file() else {"started": now}
+    return {**meta, "resumed": now}
 
 
 def load_model(run: runs.Run, device: Optional[torch.device] = None) -> ResNet18:
