@@ -102,21 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("runs", nargs="+", help="run folders")
             continue
         trained_run = name in ("analyse", "gradcam")
-        if trained_run:
-            p.add_argument("--preset", default="full", choices=list(cfg.PRESETS),
-                           help="picks the default --out (runs/<preset>); the settings are the "
-                                "run's")
-            p.add_argument("--data", help="a local .npz with x_train, y_train, x_test, y_test "
-                                          "(default: $ERASKIT_DATA, else the .npz the run was "
-                                          "trained on, else download CIFAR-10)")
-        else:
-            p.add_argument("--preset", default="full", choices=list(cfg.PRESETS),
-                           help="starting settings: full (the assignment), smoke (checks every "
-                                "step in under a minute on a CPU; learns little), cpu (20 epochs "
-                                "of a narrow network on a fifth of the data, under an hour on "
-                                "2 cores)")
-            p.add_argument("--data", help="a local .npz with x_train, y_train, x_test, y_test "
-                                          "(default: $ERASKIT_DATA, else download CIFAR-10)")
+        p.add_argument("--preset", default="full", choices=list(cfg.PRESETS), help=(
+            "picks the default --out (runs/<preset>); the settings are the run's" if trained_run
+            else "starting settings: full (the assignment), smoke (checks every step in under a "
+                 "minute on a CPU; learns little), cpu (20 epochs of a narrow network on a fifth "
+                 "of the data, under an hour on 2 cores)"))
+        recorded = ", else the .npz the run was trained on" if trained_run else ""
+        p.add_argument("--data", help=f"a local .npz with x_train, y_train, x_test, y_test "
+                                      f"(default: $ERASKIT_DATA{recorded}, else download CIFAR-10)")
         p.add_argument("--out", help="the run folder (default: runs/<preset>)")
         if name in ("run", "train"):
             p.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -211,12 +204,11 @@ def run_command(args: argparse.Namespace) -> int:
 
 def recorded_data(meta: dict) -> str | None:
     """The local .npz a run was trained on, if it is still there and $ERASKIT_DATA is unset."""
-    from .data import DATA_ENV
+    from .data import DATA_ENV, npz_path
 
-    source = meta.get("data_source", "")
-    if os.environ.get(DATA_ENV) or not source.startswith("npz:"):
+    path = npz_path(meta.get("data_source", ""))
+    if os.environ.get(DATA_ENV) or path is None:
         return None
-    path = source[len("npz:"):].strip()
     if Path(path).is_file():
         return path
     print(f"eraskit: the run was trained on {path}, which is gone: pass --data to use a copy",

@@ -33,6 +33,11 @@ class Cifar10:
     source: str  # "official CIFAR-10" or "npz: <path>"
 
 
+def npz_path(source: str) -> Optional[str]:
+    """The file a `Cifar10.source` names when it came from a local .npz, else None."""
+    return source[len("npz:"):].strip() if source.startswith("npz:") else None
+
+
 def cache_dir() -> Path:
     """Where downloads are kept: $ERASKIT_CACHE, else ~/.cache/eraskit."""
     return Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "eraskit"))

@@ -18,7 +18,7 @@ from .config import Config, same_sweep, same_training
 from .data import Cifar10, subset
 from .errors import EraskitError
 from .gpu_augment import DeviceLoader
-from .lr_finder import range_test, suggest
+from .lr_finder import range_test, rescore
 from .model import ResNet18
 from .runs import RunPaths
 from .train import (Precision, check_warm_up, evaluate, make_criterion, make_optimizer,
@@ -81,7 +81,7 @@ def resolve_max_lr(config: Config, data: Cifar10, out: str | Path, progress: boo
         log(f"{paths.lr_finder} was made with other settings: running the range test again")
         found = None
     found = found or find_lr(config, data, paths.root, progress, log)
-    return suggest(found["lrs"], found["losses"], config.lr_factor)["suggested_lr"]
+    return rescore(found, config.lr_factor)["suggested_lr"]
 
 
 def check_same_run(paths: RunPaths, config: Config) -> None:

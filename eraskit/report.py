@@ -16,22 +16,21 @@ import torch
 from . import metrics, plots, sanity
 from .augment import test_transform
 from .config import Config
-from .data import Cifar10
+from .data import Cifar10, npz_path
 from .errors import EraskitError
 from .gradcam import compute_cams, plot_gradcam_gallery
+from .lr_finder import rescore
+from .metrics import best_epoch, median_seconds
 from .model import ResNet18
 from .pipeline import describe_device, load_model
 from .runs import Run, RunPaths, load_run, read_json, save_json
-from .lr_finder import rescore
-from .metrics import best_epoch, median_seconds
 from .train import lr_schedule, resolve_device
 
 
 def data_name(source: str) -> str:
     """A short name of a data source as the figures' captions give it."""
-    if source.startswith("npz:"):
-        return f"local data {Path(source[4:].strip()).name}"
-    return source or "unknown data"
+    path = npz_path(source)
+    return f"local data {Path(path).name}" if path else source or "unknown data"
 
 
 def setup_caption(config: Config, data: Cifar10) -> str:
