@@ -39,7 +39,9 @@ ALL_FIELDS = tuple(f.name for f in dataclasses.fields(cfg.Config))
 COMMAND_FIELDS = {
     "run": ALL_FIELDS,
     "train": ALL_FIELDS,
-    "find-lr": tuple(n for n in ALL_FIELDS if n not in cfg.SCHEDULE_FIELDS or n == "lr_factor"),
+    # the range test's length and the rule's factor follow the run's steps and warm-up
+    "find-lr": tuple(n for n in ALL_FIELDS
+                     if n not in cfg.SCHEDULE_FIELDS or n in ("lr_factor", "epochs", "pct_start")),
     "bench": tuple(n for n in ALL_FIELDS
                    if n not in cfg.SCHEDULE_FIELDS + ("subset", "lr_start", "lr_end", "lr_iters",
                                                       "eval_batch_size") or n == "gpu_augment"),
@@ -182,7 +184,9 @@ def run_command(args: argparse.Namespace) -> int:
         return 0
     if args.command in ("analyse", "gradcam"):
         from .runs import load_run
-        data = load_cifar10(args.data or recorded_data(load_run(args.out).meta))
+        run = load_run(args.out)
+        check_analysis_writable(args)  # before the data and the Grad-CAMs, as train does
+        data = load_cifar10(args.data or recorded_data(run.meta))
     else:
         data = load_cifar10(args.data)
     if args.command == "find-lr":
@@ -200,6 +204,15 @@ def run_command(args: argparse.Namespace) -> int:
         print("figures:\n  " + "\n  ".join(str(p) for p in written))
     print(f"run folder: {args.out}")
     return 0
+
+
+def check_analysis_writable(args: argparse.Namespace) -> None:
+    """Refuse an analysis whose figures (or --images copies) cannot be written, in one line."""
+    from .runs import RunPaths, check_writable
+
+    check_writable(RunPaths(Path(args.out)).figures)
+    if getattr(args, "images", None):
+        check_writable(Path(args.images))
 
 
 def recorded_data(meta: dict) -> str | None:

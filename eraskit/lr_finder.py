@@ -1,10 +1,29 @@
-"""The LR range test (torch-lr-finder) and the rule that turns its curve into a max LR."""
+"""The LR range test (torch-lr-finder) and the rule that turns its curve into OneCycle's peak.
+
+The sweep trains a copy of the untrained network for a few dozen steps while the rate rises
+exponentially, and records the raw loss of every step. The rule reads that curve:
+
+1. Smooth it with a centred moving average (no lag: torch-lr-finder's own running average
+   trails the curve by about 20 steps, which moved its minimum up to 10x to the right).
+2. Find where the descent reaches its floor: the first rate at which the smoothed loss comes
+   within noise (or a tenth of the whole drop) of its minimum. On a flat plateau the exact
+   minimum is chance; the floor is not.
+3. Scale it by a factor that grows with OneCycle's warm-up: after a long warm-up a network
+   tolerates far larger rates than the untrained one in the sweep did; after a short one it
+   does not.
+4. Guard rails: a sweep whose loss never fell clearly below its start carries no signal, and
+   one whose loss was still falling at its last rate gives no upper bound; both fall back to
+   a documented safe peak for the optimizer, saying so. The peak never exceeds the last rate
+   the sweep survived.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import copy
 import io
+import math
+from typing import Optional
 
 import numpy as np
 import torch
@@ -14,68 +33,151 @@ from .config import Config
 from .errors import EraskitError
 from .train import Precision, make_criterion, make_optimizer
 
-SKIP_START = 5  # the first points mostly show the smoothing filling up
+# The sweep's rates, per optimizer: Adam's useful rates are about 100x smaller than SGD's.
+SWEEP_RANGE = {"sgd": (1e-4, 10.0), "adam": (1e-6, 1.0)}
+# The sweep's length: a quarter of the run's own steps, at least 20 and at most 100.
+SWEEP_SHARE, SWEEP_FLOOR, SWEEP_CAP = 0.25, 20, 100
+# Below this many measured steps the curve cannot be read at all.
+MIN_POINTS = 10
+# A sweep carries a signal when its smoothed loss fell by at least this share of its start.
+MIN_DROP = 0.03
+
+
+def sweep_steps(config: Config, steps_per_epoch: int) -> int:
+    """The range test's length: config.lr_iters, or a quarter of the run's training steps
+    within [SWEEP_FLOOR, SWEEP_CAP] (so that on small data it costs less than the training)."""
+    if config.lr_iters is not None:
+        return config.lr_iters
+    share = round(SWEEP_SHARE * config.epochs * steps_per_epoch)
+    return min(SWEEP_CAP, max(SWEEP_FLOOR, share))
+
+
+def sweep_range(config: Config) -> tuple[float, float]:
+    """The sweep's first and last rate: as configured, else the optimizer's SWEEP_RANGE."""
+    start, end = SWEEP_RANGE[config.optimizer]
+    return (config.lr_start if config.lr_start is not None else start,
+            config.lr_end if config.lr_end is not None else end)
+
+
+def warm_up_steps(config: Config, steps_per_epoch: int) -> int:
+    """OneCycle's warm-up in steps: the rule's factor depends on it."""
+    return max(1, round(config.pct_start * config.epochs * steps_per_epoch))
 
 
 def range_test(model: nn.Module, loader, config: Config, device: torch.device,
-               progress: bool = True) -> dict:
-    """Train a copy of `model` for config.lr_iters steps while the rate rises exponentially
-    from lr_start to lr_end; the caller's model is left untouched.
+               progress: bool = True, steps_per_epoch: Optional[int] = None) -> dict:
+    """Train a copy of `model` while the rate rises exponentially over sweep_range(config);
+    the caller's model is left untouched. `steps_per_epoch` is the run's (default: the
+    loader's), which sizes the sweep and sets the rule's warm-up.
 
-    Returns {"lrs", "losses" (smoothed), "suggested_lr", "min_loss_lr", "steepest_lr", "rule"}.
+    Returns {"lrs", "raw_losses"} and the suggestion (see `suggest`).
     """
     from torch_lr_finder import LRFinder
 
+    steps_per_epoch = steps_per_epoch or len(loader)
+    start, end = sweep_range(config)
     trial = copy.deepcopy(model).to(device)
-    optimizer = make_optimizer(trial, config, lr=config.lr_start)
-    precision = Precision.choose(device, config.amp)
+    optimizer = make_optimizer(trial, config, lr=start)
+    precision = Precision.choose(device, config.precision)
     amp = {}
     if precision.dtype is not None:
         amp = dict(amp_backend="torch", grad_scaler=precision.grad_scaler(),
                    amp_config={"device_type": precision.device_type, "dtype": precision.dtype})
     finder = LRFinder(trial, optimizer, make_criterion(config), device=device, **amp)
-    # diverge_th: stop once the smoothed loss is 5x its best; the rest of the curve says nothing
     quiet = contextlib.redirect_stderr(io.StringIO()) if not progress else contextlib.nullcontext()
     with contextlib.redirect_stdout(io.StringIO()), quiet:  # its "call .plot()" hint misleads here
-        finder.range_test(loader, start_lr=config.lr_start, end_lr=config.lr_end,
-                          num_iter=config.lr_iters, step_mode="exp", diverge_th=5)
+        # smooth_f=0: keep every step's raw loss (the rule smooths without lag); stop once a
+        # loss is 5x the best so far, since the rest of the curve says nothing.
+        finder.range_test(loader, start_lr=start, end_lr=end,
+                          num_iter=sweep_steps(config, steps_per_epoch), step_mode="exp",
+                          smooth_f=0, diverge_th=5)
     lrs = [float(x) for x in finder.history["lr"]]
-    losses = [float(x) for x in finder.history["loss"]]
+    raw = [float(x) for x in finder.history["loss"]]
     del finder, trial, optimizer
-    return {"lrs": lrs, "losses": losses, **suggest(lrs, losses, config.lr_factor)}
+    return {"lrs": lrs, "raw_losses": raw,
+            **suggest(lrs, raw, config.optimizer, warm_up_steps(config, steps_per_epoch),
+                      config.batch_size, config.lr_factor)}
 
 
-def suggest(lrs: list[float], losses: list[float], factor: float = 10.0) -> dict:
-    """The suggestion rule: `factor` times the rate where the smoothed loss is lowest.
+def smooth(values: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving average over `window` points (fewer at the ends)."""
+    half = window // 2
+    total = np.concatenate([[0.0], np.cumsum(values)])
+    index = np.arange(len(values))
+    lo, hi = np.maximum(index - half, 0), np.minimum(index + half + 1, len(values))
+    return (total[hi] - total[lo]) / (hi - lo)
 
-    The sweep trains an untrained network for a few dozen steps; past its loss minimum that
-    network becomes unstable. OneCycle reaches its peak only after a long warm-up, when the
-    network tolerates far larger rates, so the minimum itself is too timid a peak. Measured
-    on the CIFAR-10 rebuild (20 epochs, SGD, one seed each; results/README.md): peaks 6-12x
-    the minimum's rate beat the minimum itself by 1.5-1.9 points at width 64, and 5-9x by
-    2.2-2.5 points at width 16.
-    The point of steepest descent (torch-lr-finder's own suggestion) is reported too.
+
+def warm_up_factor(warm_up: int) -> float:
+    """How far above the descent's floor OneCycle's peak may go, after `warm_up` steps."""
+    return float(np.clip(FACTOR_SCALE * math.sqrt(warm_up), 1.0, FACTOR_CAP))
+
+
+FACTOR_SCALE, FACTOR_CAP = 1.0, 30.0
+
+
+def safe_peak(optimizer: str, batch_size: int) -> float:
+    """The documented fallback peak when a sweep carries no signal: SGD 0.05 per 128 images
+    (the linear scaling rule), Adam 1e-3 times the square root of the batch over 128."""
+    if optimizer == "adam":
+        return 1e-3 * math.sqrt(batch_size / 128)
+    return 0.05 * batch_size / 128
+
+
+def suggest(lrs: list[float], raw_losses: list[float], optimizer: str = "sgd",
+            warm_up: int = 100, batch_size: int = 512, factor: Optional[float] = None) -> dict:
+    """OneCycle's peak read from a sweep's raw losses (the module docstring gives the rule).
+
+    Returns {"suggested_lr", "losses" (smoothed), "floor_lr", "min_loss_lr", "steepest_lr",
+    "factor", "evidence" ("ok", "flat", "still falling"), "rule", "note"}; "note" is None
+    when the sweep gave a usable curve, else one line saying what the kit did instead.
     """
-    lrs_a, losses_a = np.asarray(lrs), np.asarray(losses)
-    finite = np.isfinite(losses_a)
-    if finite.sum() < SKIP_START + 3:
-        raise EraskitError(f"the LR range test diverged after {int(finite.sum())} steps, too early "
-                           f"to suggest a rate: lower --lr-start or pass --max-lr")
-    lrs_a, losses_a = lrs_a[finite], losses_a[finite]
-    best = SKIP_START + int(np.argmin(losses_a[SKIP_START:]))
-    if best == SKIP_START:
-        raise EraskitError("the loss never fell during the LR range test: raise --lr-end, "
-                           "use more --lr-iters, or pass --max-lr")
-    slope = np.gradient(losses_a[SKIP_START:best + 1], np.log10(lrs_a[SKIP_START:best + 1]))
-    steepest = SKIP_START + int(np.argmin(slope))
-    # never past the last rate the sweep measured (where it stopped or diverged)
-    suggested = min(factor * lrs_a[best], lrs_a[-1])
-    return {"suggested_lr": float(suggested), "min_loss_lr": float(lrs_a[best]),
-            "steepest_lr": float(lrs_a[steepest]),
-            "rule": f"{factor:g} x the rate at the smoothed loss minimum"}
+    lrs_a, raw = np.asarray(lrs, dtype=float), np.asarray(raw_losses, dtype=float)
+    finite = int(np.argmin(np.isfinite(raw))) if not np.isfinite(raw).all() else len(raw)
+    if finite < MIN_POINTS:
+        raise EraskitError(f"the LR range test diverged after {finite} steps, too early to "
+                           f"read: lower --lr-start or pass --max-lr")
+    lrs_a, raw = lrs_a[:finite], raw[:finite]
+    window = max(5, len(raw) // 8) | 1
+    losses = smooth(raw, window)
+    noise = 1.4826 * np.median(np.abs(raw - losses - np.median(raw - losses)))
+    best = int(np.argmin(losses))
+    start = float(losses[:best + 1].max())
+    drop = start - float(losses[best])
+    floor = int(np.argmax(losses <= losses[best] + max(2 * noise / math.sqrt(window), 0.1 * drop)))
+    slope = np.gradient(losses[:best + 1], np.log10(lrs_a[:best + 1])) if best > 1 else [0.0]
+    factor = factor if factor is not None else warm_up_factor(warm_up)
+    result = {"losses": losses.tolist(), "floor_lr": float(lrs_a[floor]),
+              "min_loss_lr": float(lrs_a[best]), "steepest_lr": float(lrs_a[int(np.argmin(slope))]),
+              "factor": factor, "warm_up_steps": warm_up, "note": None}
+    safe = safe_peak(optimizer, batch_size)
+    if drop < max(MIN_DROP * start, 4 * noise / math.sqrt(window)):
+        return {**result, "suggested_lr": safe, "evidence": "flat",
+                "rule": f"safe {optimizer} peak for batch {batch_size}",
+                "note": (f"the range test's loss never fell clearly (by {drop:.3f} from "
+                         f"{start:.3f}): using the safe {optimizer} peak {safe:.3g}; pass "
+                         f"--max-lr to choose another")}
+    if best >= len(raw) - window and floor >= 0.75 * len(raw):  # no floor before the end
+        return {**result, "suggested_lr": safe, "evidence": "still falling",
+                "rule": f"safe {optimizer} peak for batch {batch_size}",
+                "note": (f"the range test's loss was still falling at its last rate "
+                         f"{lrs_a[-1]:.3g}: using the safe {optimizer} peak {safe:.3g}; raise "
+                         f"--lr-end or pass --max-lr")}
+    suggested = min(factor * lrs_a[floor], lrs_a[-1])  # never past the last rate it survived
+    return {**result, "suggested_lr": float(suggested), "evidence": "ok",
+            "rule": f"{factor:.3g} x the rate where the loss reached its floor"}
 
 
-def rescore(sweep: dict, factor: float) -> dict:
-    """A saved sweep (lr_finder.json) with its suggestion recomputed under `factor`: a sweep
-    made for one run serves another with the same data and model but another lr_factor."""
-    return {**sweep, **suggest(sweep["lrs"], sweep["losses"], factor)}
+def rescore(sweep: dict, config: Config, steps_per_epoch: int) -> dict:
+    """A saved sweep (lr_finder.json) with its suggestion recomputed for `config`: a sweep
+    made for one run serves another with the same data, model and optimizer. Sweeps saved
+    before raw losses were kept hold torch-lr-finder's running average (factor 0.05), which
+    is undone exactly."""
+    raw = sweep.get("raw_losses")
+    if raw is None:
+        ema = np.asarray(sweep["losses"], dtype=float)
+        raw = np.concatenate([ema[:1], (ema[1:] - 0.95 * ema[:-1]) / 0.05]).tolist()
+    return {**sweep, "raw_losses": raw,
+            **suggest(sweep["lrs"], raw, config.optimizer,
+                      warm_up_steps(config, steps_per_epoch), config.batch_size,
+                      config.lr_factor)}

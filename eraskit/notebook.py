@@ -11,7 +11,7 @@ import os
 import sys
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Iterable, Sequence, Union
+from typing import Any, Iterable, Optional, Sequence, Union
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -19,9 +19,9 @@ import torch
 
 from . import augment, metrics, pipeline, plots, report
 from .config import CHOICES, Config, field_type
-from .data import Cifar10
+from .data import Cifar10, load_cifar10, npz_path
 from .errors import EraskitError
-from .gradcam import cam_methods, compute_cams, overlay
+from .gradcam import SCALE_NOTE, cam_methods, cam_title, compute_cams, overlay
 from .runs import Run, RunPaths, load_run
 
 # The one place the repository's address is written in the kit. The notebooks' badges and
@@ -32,6 +32,8 @@ ENV_PREFIX = "ERASKIT_"  # EPOCHS is read from $ERASKIT_EPOCHS, and so on
 TRAIN_NOTEBOOK = "notebooks/03_train_resnet.ipynb"  # the notebook that writes the run
 DRIVE_MOUNT = "/content/drive"  # where Colab mounts Google Drive
 TRUE, PRED = "true", "pred"  # the explorer's targets besides the class names
+# What else the notebooks (and data.py) read from ERASKIT_<NAME>, besides the Config fields.
+OTHER_PARAMETERS = {"PRESET", "DATA", "CACHE", "RUN_DIR", "DRIVE", "IMAGE"}
 
 
 def on_colab() -> bool:
@@ -73,6 +75,8 @@ def from_env(name: str, default: Any) -> Any:
     The text is read as the type of the Config field of that name (EPOCHS -> epochs: int,
     MAX_LR -> max_lr: float or None), or else as the type of `default`; "none" or an empty
     value gives None where None is allowed. The tests run the notebooks small this way.
+    A value taken from the environment is announced in one line, so that an exported variable
+    never silently beats the value written in the cell.
     """
     variable = ENV_PREFIX + name
     text = os.environ.get(variable)
@@ -80,11 +84,45 @@ def from_env(name: str, default: Any) -> Any:
         return default
     kind, optional = _parameter_type(name, default)
     if optional and text.strip().lower() in ("", "none"):
-        return None
-    try:
-        return _parse_bool(text) if kind is bool else kind(text.strip())
-    except ValueError:
-        raise EraskitError(f"{variable}={text!r} is not a valid {kind.__name__}") from None
+        value = None
+    else:
+        try:
+            value = _parse_bool(text) if kind is bool else kind(text.strip())
+        except ValueError:
+            raise EraskitError(f"{variable}={text!r} is not a valid {kind.__name__}") from None
+    cell = "the same as the cell's" if value == default else f"overrides the cell's {default!r}"
+    print(f"{name} = {value!r} from {variable} ({cell})")
+    return value
+
+
+def known_parameters() -> set[str]:
+    """Every NAME the kit reads from $ERASKIT_<NAME>: the Config fields, the notebooks' other
+    parameters, and the data and cache locations."""
+    return {f.name.upper() for f in fields(Config)} | OTHER_PARAMETERS
+
+
+def report_unknown_env() -> list[str]:
+    """Print one line naming the ERASKIT_* variables the kit does not read (a misspelt
+    ERASKIT_EPOHCS would otherwise change nothing, silently); returns their names."""
+    unknown = sorted(v for v in os.environ if v.startswith(ENV_PREFIX)
+                     and v[len(ENV_PREFIX):] not in known_parameters())
+    if unknown:
+        print(f"ignored: {', '.join(unknown)} (no setting of that name; check the spelling)")
+    return unknown
+
+
+def analysis_data(run: Run, data: Optional[str] = None) -> Cifar10:
+    """The data to analyse `run` on: `data` if given, else the local .npz the run was trained
+    on (its meta.json's data_source) while it is still there, else the default source of
+    load_cifar10 (ERASKIT_DATA, or the official download). The command line does the same."""
+    if data is None:
+        recorded = npz_path(run.meta.get("data_source", ""))
+        if recorded and Path(recorded).is_file():
+            print(f"data: {recorded}, the file this run was trained on (from its meta.json)")
+            data = recorded
+        elif recorded:
+            print(f"the run was trained on {recorded}, which is gone: set DATA to a copy")
+    return load_cifar10(data)
 
 
 def _show_one_line(shell, etype, value, tb, tb_offset=None) -> None:
@@ -154,7 +192,7 @@ def steps_per_epoch(config: Config, data: Cifar10) -> int:
 def peak_lr(config: Config, data: Cifar10, run_dir: str | os.PathLike) -> float:
     """The max LR pipeline.fit will give OneCycle: config.max_lr if set, else the suggestion
     notebook 02 saved in the run folder (running the LR range test now if it is missing)."""
-    return pipeline.resolve_max_lr(config, data, run_dir)
+    return pipeline.resolve_max_lr(config, data, run_dir, steps_per_epoch(config, data))
 
 
 def plot_cam_choice(results: report.TestResults, position: int, target: Union[str, int] = TRUE,
@@ -170,16 +208,16 @@ def plot_cam_choice(results: report.TestResults, position: int, target: Union[st
     role = "true, " if chosen == true else ""
     pictures = (rgb, overlay(rgb, cams[0]), overlay(rgb, cams[1]))
     titles = (f"test image {position}\ntrue {names[true]}, pred {names[pred]}",
-              f"evidence for {names[pred]}\n(predicted, {probs[pred]:.0%})",
-              f"evidence for {names[chosen]}\n({role}{probs[chosen]:.0%})")
+              cam_title(method, names[pred], probs[pred], cams[0], "predicted, "),
+              cam_title(method, names[chosen], probs[chosen], cams[1], role))
     fig, axes = plt.subplots(1, 3, figsize=(9, 3.6))
     for ax, picture, title in zip(axes, pictures, titles):
         ax.imshow(picture)
         ax.set_title(title, fontsize=9)
         ax.axis("off")
-    fig.suptitle(f"{method} at {layer}", fontsize=10)
+    fig.suptitle(f"{method} at {layer} ({SCALE_NOTE})", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.95))  # leave the top strip to the title
-    return plots.add_caption(fig, report.caption(results.run))
+    return plots.add_caption(fig, report.analysis_caption(results))
 
 
 def _draw_choice(results: report.TestResults, pools: dict, selection: str, number: int,

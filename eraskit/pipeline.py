@@ -14,11 +14,12 @@ import torch
 from torch import nn
 
 from . import augment, runs
-from .config import Config, same_sweep, same_training
+from .config import RUNTIME_FIELDS, Config, same_sweep, same_training
 from .data import Cifar10, subset
 from .errors import EraskitError
-from .gpu_augment import DeviceLoader
-from .lr_finder import range_test, rescore
+from .health import collapse_note
+from .gpu_augment import DeviceLoader, batch_augment_reason
+from .lr_finder import range_test, rescore, sweep_range, sweep_steps
 from .model import ResNet18
 from .runs import RunPaths
 from .train import (Precision, check_warm_up, evaluate, make_criterion, make_optimizer,
@@ -39,14 +40,26 @@ def build_model(config: Config, num_classes: int, device: torch.device) -> ResNe
 
 
 def make_train_loader(images: np.ndarray, labels: np.ndarray, config: Config,
-                      device: torch.device):
-    """Augmented training batches: the albumentations DataLoader, or with gpu_augment the
-    same augmentations done on whole batches on the device."""
-    if config.gpu_augment:
+                      device: torch.device, log: Optional[Callable] = None):
+    """Augmented training batches: the albumentations DataLoader, or the same augmentations
+    done on whole batches on the device (gpu_augment on, or auto on a GPU that the CPU cores
+    cannot feed: gpu_augment.batch_augment_reason). `log` hears why auto chose the latter."""
+    reason = batch_augment_reason(config, device)
+    if reason and config.gpu_augment == "auto" and log:
+        log(reason)
+    if reason:
         return DeviceLoader(images, labels, config, device)
     return augment.train_loader(images, labels, config, device)
 
 
+def describe_augment(loader) -> str:
+    """Where a training loader augments, for meta.json."""
+    if isinstance(loader, DeviceLoader):
+        return "whole batches on the device"
+    return f"albumentations, {loader.num_workers} DataLoader workers"
+
+
+@runs.holds_lock  # one writer per run folder
 def find_lr(config: Config, data: Cifar10, out: str | Path, progress: bool = True,
             log: Callable = print) -> dict:
     """Run the LR range test on the run's data and model; save it as lr_finder.json."""
@@ -59,17 +72,30 @@ def find_lr(config: Config, data: Cifar10, out: str | Path, progress: bool = Tru
     data, _ = prepare(config, data)
     model = build_model(config, len(data.classes), device)
     loader = augment.train_loader(data.x_train, data.y_train, config, device)
-    log(f"LR range test: {config.lr_iters} steps from {config.lr_start:g} to {config.lr_end:g} "
-        f"on {device}")
+    check_warm_up(config, len(loader))  # a run that cannot train needs no range test
+    steps = sweep_steps(config, len(loader))
+    start, end = sweep_range(config)
+    share = "" if config.lr_iters else " (a quarter of the run's steps, 20 to 100)"
+    log(f"LR range test: {steps} steps{share} from {start:g} to {end:g} on {device}, "
+        f"{steps / (config.epochs * len(loader)):.0%} of the training's "
+        f"{config.epochs * len(loader)} steps")
     result = {**range_test(model, loader, config, device, progress), "config": config.to_dict()}
     runs.save_json(paths.lr_finder, result)
-    log(f"suggested max LR {result['suggested_lr']:.3g} ({result['rule']}); "
-        f"saved {paths.lr_finder}")
+    log(f"{describe_suggestion(result)}; saved {paths.lr_finder}")
     return result
 
 
-def resolve_max_lr(config: Config, data: Cifar10, out: str | Path, progress: bool = True,
-                   log: Callable = print) -> float:
+def describe_suggestion(result: dict) -> str:
+    """The range test's suggestion in one line: the rate, and the rule or fallback behind it."""
+    if result["note"]:
+        return f"max LR {result['suggested_lr']:.3g}: {result['note']}"
+    return (f"max LR {result['suggested_lr']:.3g} = {result['factor']:.3g} x "
+            f"{result['floor_lr']:.3g}, the rate where the range test's loss reached its "
+            f"floor (factor for a {result['warm_up_steps']}-step warm-up)")
+
+
+def resolve_max_lr(config: Config, data: Cifar10, out: str | Path, steps_per_epoch: int,
+                   progress: bool = True, log: Callable = print) -> float:
     """OneCycle's peak: config.max_lr if set, else the suggestion of the run folder's LR range
     test, scored with this config's rule (running the test first if the folder has none, or
     one made for another model, data or optimizer)."""
@@ -80,15 +106,44 @@ def resolve_max_lr(config: Config, data: Cifar10, out: str | Path, progress: boo
     if found and "config" in found and not same_sweep(Config.from_dict(found["config"]), config):
         log(f"{paths.lr_finder} was made with other settings: running the range test again")
         found = None
-    found = found or find_lr(config, data, paths.root, progress, log)
-    return rescore(found, config.lr_factor)["suggested_lr"]
+    if found:
+        found = rescore(found, config, steps_per_epoch)
+        log(describe_suggestion(found))
+    else:
+        found = find_lr(config, data, paths.root, progress, log)
+    return found["suggested_lr"]
+
+
+def differences(a: Config, b: Config, a_name: str, b_name: str) -> str:
+    """The training settings that differ between two configs, in words ("" if none):
+    "epochs: 3 in the checkpoint, 5 in config.json"."""
+    if same_training(a, b):
+        return ""
+    return "; ".join(f"{name}: {getattr(a, name)!r} in {a_name}, {getattr(b, name)!r} in {b_name}"
+                     for name in a.to_dict() if name not in RUNTIME_FIELDS
+                     and getattr(a, name) != getattr(b, name))
 
 
 def check_same_run(paths: RunPaths, config: Config) -> None:
     """Refuse to continue a run with settings other than those it was trained with."""
-    if paths.config.is_file() and not same_training(runs.load_run(paths.root).config, config):
-        raise EraskitError(f"{paths.root} was trained with other settings: use another run "
-                           f"folder (--out; RUN_DIR in the notebooks) or the saved settings")
+    if not paths.config.is_file():
+        return
+    changed = differences(runs.load_run(paths.root).config, config, "config.json", "the request")
+    if changed:
+        raise EraskitError(f"{paths.root} was trained with other settings ({changed}): use "
+                           f"another run folder (--out; RUN_DIR in the notebooks) or the saved "
+                           f"settings")
+
+
+def check_checkpoint_config(paths: RunPaths, state: dict) -> None:
+    """Refuse a run whose config.json no longer says what its checkpoint was trained with
+    (the checkpoint carries its own config): resuming would follow neither."""
+    trained = Config.from_dict(state["config"])
+    saved = runs.load_run(paths.root).config if paths.config.is_file() else trained
+    changed = differences(trained, saved, "the checkpoint", "config.json")
+    if changed:
+        raise EraskitError(f"{paths.config} differs from the run's checkpoint ({changed}): put "
+                           f"the checkpoint's settings back, or start a new run in another folder")
 
 
 def describe_device(device: torch.device) -> str:
@@ -122,31 +177,38 @@ def checkpoint_to_resume(paths: RunPaths, config: Config, resume: bool) -> Optio
     if not resume:
         raise EraskitError(f"{paths.root} already holds a trained run: continue it with --resume, "
                            f"or use another run folder (--out; RUN_DIR in the notebooks)")
+    state = runs.load_checkpoint(paths.checkpoint)
+    check_checkpoint_config(paths, state)  # before check_same_run, which reads config.json
     check_same_run(paths, config)
-    return runs.load_checkpoint(paths.checkpoint)
+    return state
 
 
+@runs.holds_lock  # one writer per run folder; a failed start leaves no folder it made
 def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
         progress: bool = True, log: Callable = print) -> runs.Run:
     """Train (or resume) the run in `out`; returns the loaded run when all epochs are done."""
     paths = RunPaths(Path(out))
     state = checkpoint_to_resume(paths, config, resume)
-    if state and state["epoch"] >= config.epochs:  # finished: load it, touch nothing
+    if state and state["epoch"] >= config.epochs:  # finished: only lost outputs are redone
+        restore_outputs(paths, config, data, state, log)
         log(f"{paths.root} has finished all {config.epochs} epochs")
         return runs.load_run(paths.root)
-    for stale in paths.root.glob(".*.tmp"):  # left by a kill in the middle of a write
-        stale.unlink(missing_ok=True)
+    for stale in paths.temporary_files():  # left by a kill during a write: with the lock
+        stale.unlink(missing_ok=True)      # held, no live process is writing them
     device = resolve_device(config.device)
     torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest kernels
-    precision = Precision.choose(device, config.amp)
+    precision = Precision.choose(device, config.precision)
+    if precision.note:
+        log(precision.note)
     data, test_indices = prepare(config, data)
     model = build_model(config, len(data.classes), device)
-    train_loader = make_train_loader(data.x_train, data.y_train, config, device)
+    train_loader = make_train_loader(data.x_train, data.y_train, config, device, log)
     test_loader = augment.test_loader(data.x_test, data.y_test, config, device)
     check_warm_up(config, len(train_loader))  # before the range test, not after it
 
     # A resumed run keeps the peak it started with, whatever lr_finder.json now says.
-    max_lr = state["max_lr"] if state else resolve_max_lr(config, data, paths.root, progress, log)
+    max_lr = state["max_lr"] if state else resolve_max_lr(config, data, paths.root,
+                                                             len(train_loader), progress, log)
     optimizer = make_optimizer(model, config, lr=max_lr / config.div_factor)
     scheduler = make_scheduler(optimizer, config, max_lr, len(train_loader))
     scaler = precision.grad_scaler()
@@ -159,7 +221,8 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
         runs.save_json(paths.config, config.to_dict())
     meta = start_meta(paths, resumed=state is not None)
     meta.update({"data_source": data.source, "device": describe_device(device),
-                 "precision": str(precision), "max_lr": max_lr,
+                 "precision": str(precision), "augment": describe_augment(train_loader),
+                 "max_lr": max_lr,
                  "max_lr_source": "config" if config.max_lr else "LR range test",
                  "train_images": len(data.x_train), "test_images": len(data.x_test),
                  "steps_per_epoch": len(train_loader),
@@ -181,21 +244,25 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
         logits, labels = predict(trainable, test_loader, precision, device, channels_last,
                                  config.flip_tta)
         row.update(evaluate(logits, labels, criterion))
+        warning = collapse_note(row["train_loss"], logits.argmax(axis=1), labels, data.classes,
+                                max_lr)
+        row["collapsed"] = warning is not None
         row.update(seconds=time.perf_counter() - start,
                    train_img_per_s=len(train_loader) * train_loader.batch_size / train_seconds,
                    peak_memory_mb=peak_memory_mb(device))
         history.append(row)
-        # The checkpoint is the truth and is written last: after a kill between these writes,
-        # --resume redoes the epoch, so history and predictions never lag behind the model.
-        runs.save_json(paths.history, history)
-        runs.save_predictions(paths.predictions, logits, labels, test_indices)
-        runs.save_checkpoint(paths.checkpoint, {
+        # The epoch's files as one set, the checkpoint (the truth) renamed into place last:
+        # after a failed write or a kill, --resume redoes the epoch.
+        runs.save_epoch(paths, {
             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "epoch": epoch,
-            "history": history, "config": config.to_dict(), "max_lr": max_lr})
+            "history": history, "config": config.to_dict(), "max_lr": max_lr},
+            logits, labels, test_indices)
         log(f"epoch {epoch:>2}/{config.epochs}  train loss {row['train_loss']:.3f} "
             f"acc {row['train_acc']:.2%}  test loss {row['test_loss']:.3f} "
             f"acc {row['test_acc']:.2%}  lr {row['lr']:.2e}  {row['seconds']:.1f}s")
+        if warning:
+            log(f"warning, epoch {epoch}: {warning}")
     runs.save_json(paths.meta, {**meta, "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
     return runs.load_run(paths.root)
 
@@ -212,6 +279,36 @@ def restore(state: dict, model: nn.Module, optimizer: torch.optim.Optimizer,
     return state["history"]
 
 
+def outputs_match(paths: RunPaths, state: dict) -> bool:
+    """Whether history.json and predictions.npz are there and of the checkpoint `state`."""
+    try:
+        history = runs.read_json(paths.history)
+        predictions = runs.load_predictions(paths.predictions)
+    except EraskitError:
+        return False
+    epochs = [row.get("epoch") for row in history] if isinstance(history, list) else None
+    return (epochs == [row["epoch"] for row in state["history"]]
+            and predictions.epoch in (None, state["epoch"]))  # None: an older kit's file
+
+
+def restore_outputs(paths: RunPaths, config: Config, data: Cifar10, state: dict,
+                    log: Callable = print) -> None:
+    """A finished run's history.json and predictions.npz rewritten from its checkpoint when
+    they are missing, damaged or of another epoch (deleted, or a stop while saving)."""
+    if outputs_match(paths, state):
+        return
+    device = resolve_device(config.device)
+    data, test_indices = prepare(config, data)
+    model = build_model(config, len(data.classes), device)
+    model.load_state_dict(state["model"])
+    test_loader = augment.test_loader(data.x_test, data.y_test, config, device)
+    logits, labels = predict(model, test_loader, Precision.choose(device, config.precision),
+                             device, use_channels_last(config, device), config.flip_tta)
+    runs.save_outputs(paths, state, logits, labels, test_indices)
+    log(f"recomputed {paths.predictions.name} and {paths.history.name} from the checkpoint of "
+        f"epoch {state['epoch']}")
+
+
 def start_meta(paths: RunPaths, resumed: bool) -> dict:
     """meta.json's record of when the run started (and, if so, was last resumed)."""
     now = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -224,6 +321,8 @@ def start_meta(paths: RunPaths, resumed: bool) -> dict:
 def load_model(run: runs.Run, device: Optional[torch.device] = None) -> ResNet18:
     """The run's trained model in eval mode, fp32, on `device` (CPU by default)."""
     state = runs.load_checkpoint(run.paths.checkpoint)
+    runs.check_epochs(run.paths.root, history_json=run.final.get("epoch"),
+                      checkpoint_pt=state["epoch"])
     num_classes = state["model"]["linear.weight"].shape[0]
     model = ResNet18(run.config.width, num_classes)
     try:

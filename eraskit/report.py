@@ -4,7 +4,6 @@ figure with a caption saying where it came from, and the results table of the RE
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
@@ -18,12 +17,13 @@ from .augment import test_transform
 from .config import Config
 from .data import Cifar10, npz_path
 from .errors import EraskitError
-from .gradcam import compute_cams, plot_gradcam_gallery
+from .gradcam import CLASS_FREE_METHODS, compute_cams, plot_gradcam_gallery
 from .lr_finder import rescore
 from .metrics import best_epoch, median_seconds
 from .model import ResNet18
 from .pipeline import describe_device, load_model
-from .runs import Run, RunPaths, load_run, read_json, save_json
+from .runs import (Run, RunPaths, atomic_write, load_run, read_json, save_json, save_text,
+                   write_bytes)
 from .train import lr_schedule, resolve_device
 
 
@@ -50,6 +50,28 @@ def caption(run: Run) -> str:
             f"width {c.width}, {meta.get('device', '?')} ({meta.get('precision', '?')}), "
             f"max LR {meta.get('max_lr', float('nan')):.3g} ({meta.get('max_lr_source', '?')}); "
             f"{acc}")
+
+
+NEAR_CHANCE = 0.1  # within 10 points of chance (10% for 10 classes), a run has learned little
+
+
+def chance_warning(run: Run, num_classes: int = 10) -> str:
+    """A one-line warning when the run's final test accuracy is close to chance (guessing, 1 in
+    `num_classes`): its mistakes are then mostly noise and its Grad-CAM maps mean nothing.
+    "" for a run that learned more (or has no history)."""
+    if not run.history:
+        return ""
+    acc, chance = run.final["test_acc"], 1 / num_classes
+    if acc >= chance + NEAR_CHANCE:
+        return ""
+    return (f"warning: test accuracy {acc:.1%} is close to chance ({chance:.0%}): this run has "
+            f"learned little, so its mistakes and maps say little; train longer")
+
+
+def analysis_caption(results: "TestResults") -> str:
+    """caption() of the results' run, with the near-chance warning on a second line if due."""
+    warning = chance_warning(results.run, len(results.classes))
+    return caption(results.run) + (f"\n{warning}" if warning else "")
 
 
 @dataclass
@@ -110,10 +132,12 @@ def gradcam_gallery(results: TestResults, count: int = 10, layer: Optional[str] 
     images = results.normalized(chosen)
     cams_pred = compute_cams(results.model, images, results.preds[chosen], layer, method)
     cams_true = compute_cams(results.model, images, results.labels[chosen], layer, method)
+    what = ("the main component of the activations (the same for every class)"
+            if method in CLASS_FREE_METHODS else "where the evidence for each class lies")
     return plot_gradcam_gallery(plots.denormalize(images), cams_pred, cams_true,
                                 results.labels[chosen], results.probs[chosen], results.classes,
-                                caption=caption(results.run),
-                                title=f"{method} at {layer}: where the evidence for each class lies")
+                                caption=analysis_caption(results),
+                                title=f"{method} at {layer}: {what}", method=method)
 
 
 def trust_check(results: TestResults, count: int = 10, layer: Optional[str] = None,
@@ -145,7 +169,9 @@ def misclassified_gallery(results: TestResults, count: int = 10) -> plt.Figure:
     chosen = mistakes(results, count)
     rgb = plots.denormalize(results.normalized(chosen))
     return plots.plot_misclassified(rgb, results.labels[chosen], results.probs[chosen],
-                                    results.classes, caption=caption(results.run))
+                                    results.classes, caption=analysis_caption(results),
+                                    title=f"The {len(chosen)} most confident mistakes "
+                                          f"(test set), surest first")
 
 
 def schedule_figure(run: Run) -> plt.Figure:
@@ -153,14 +179,23 @@ def schedule_figure(run: Run) -> plt.Figure:
     steps = run.meta.get("steps_per_epoch")
     if not steps or "max_lr" not in run.meta:
         raise EraskitError(f"{run.paths.meta} lacks the schedule (train the run first)")
-    return plots.plot_lr_schedule(lr_schedule(run.config, run.meta["max_lr"], steps), steps,
-                                  caption=caption(run))
+    max_lr = run.meta["max_lr"]
+    return plots.plot_lr_schedule(lr_schedule(run.config, max_lr, steps), steps,
+                                  caption=caption(run), max_lr=max_lr)
+
+
+def run_steps_per_epoch(run: runs.Run) -> int:
+    """Training steps per epoch of a run (older runs' meta.json lacks the count)."""
+    return run.meta.get("steps_per_epoch") or max(1, run.meta.get("train_images", 50000)
+                                                  // run.config.batch_size)
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
+    """Write `fig` as a PNG, atomically: a stop while saving keeps the previous file whole."""
+    try:
+        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120, bbox_inches="tight"))
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -184,7 +219,7 @@ def write_figures(run_dir: str | Path, data: Cifar10, config: Optional[Config] =
         "history": lambda: plots.plot_history(run.history, caption(run)),
         "lr_schedule": lambda: schedule_figure(run),
         # scored with the run's own lr_factor, whatever rule the saved sweep was made under
-        "lr_finder": lambda: plots.plot_lr_finder(rescore(run.lr_finder, run.config.lr_factor),
+        "lr_finder": lambda: plots.plot_lr_finder(rescore(run.lr_finder, run.config, run_steps_per_epoch(run)),
                                                   caption(run)),
         "misclassified": lambda: misclassified_gallery(results),
         "confusion": lambda: plots.plot_confusion(labels, preds, results.classes, caption(run)),
@@ -217,10 +252,11 @@ def cam_suffix(trained: Config, asked: Config) -> str:
 def copy_to_images(run: Run, figures: list[Path], images: Path) -> list[Path]:
     """Copy figures into `images`, with results.md; refresh README.md's table beside it.
     Returns every file written, the README included when its table was replaced."""
-    images.mkdir(parents=True, exist_ok=True)
-    copies = [Path(shutil.copy(f, images / f.name)) for f in figures]
+    copies = [images / f.name for f in figures]
+    for figure, copy in zip(figures, copies):
+        atomic_write(copy, write_bytes(figure.read_bytes()))
     table = results_table(run)
-    (images / "results.md").write_text(table)
+    save_text(images / "results.md", table)
     readme = images.parent / "README.md"
     updated = [readme] if readme.is_file() and update_readme(readme, table) else []
     return copies + [images / "results.md"] + updated
@@ -252,7 +288,7 @@ def update_readme(readme: Path, table: str) -> bool:
     if begin not in text or end not in text:
         return False
     pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
-    readme.write_text(pattern.sub(lambda _: f"{begin}\n{table}{end}", text))
+    save_text(readme, pattern.sub(lambda _: f"{begin}\n{table}{end}", text))
     return True
 
 

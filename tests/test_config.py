@@ -68,7 +68,9 @@ def test_config_is_frozen_and_replace_validates():
     ("epochs", 2.5),
     ("epochs", True),  # bool is an int subclass in Python: still not a count
     ("width", None),
-    ("amp", 1),  # an int where a bool belongs
+    ("channels_last", 1),  # an int where a bool belongs
+    ("precision", "fp8"),
+    ("gpu_augment", "yes"),
     ("flip_tta", "yes"),
     ("max_lr", math.nan),
     ("momentum", math.inf),
@@ -81,7 +83,7 @@ def test_config_is_frozen_and_replace_validates():
     ("cutout", 40),
     ("seed", -1),
     ("workers", -2),
-    ("lr_iters", 16),
+    ("lr_iters", 9),
     ("lr_factor", 0.0),
     ("subset", 0),
 ])

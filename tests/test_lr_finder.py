@@ -1,4 +1,5 @@
 import copy
+import math
 
 import numpy as np
 import pytest
@@ -6,7 +7,8 @@ import torch
 
 from eraskit import augment
 from eraskit.errors import EraskitError
-from eraskit.lr_finder import SKIP_START, range_test, rescore, suggest
+from eraskit.lr_finder import (SWEEP_RANGE, range_test, rescore, safe_peak, smooth, suggest,
+                               sweep_range, sweep_steps, warm_up_factor, warm_up_steps)
 from eraskit.model import ResNet18
 from eraskit.train import make_optimizer
 from helpers import tiny_config
@@ -42,67 +44,86 @@ def test_range_test_leaves_the_callers_model_and_optimizer_untouched(data):
         assert torch.equal(state[key]["momentum_buffer"], value["momentum_buffer"])
     assert model.training
 
-    # The curve itself: one point per step, rising rates from lr_start, and a usable suggestion.
-    assert len(result["lrs"]) == len(result["losses"]) == config.lr_iters >= 17
-    assert result["lrs"][0] == pytest.approx(config.lr_start)
+    # The curve: one raw loss per step, rising rates from lr_start, a smoothed copy, a rate.
+    assert len(result["lrs"]) == len(result["raw_losses"]) == len(result["losses"])
+    assert 10 <= len(result["lrs"]) <= 20  # 20 steps, fewer if it diverged
+    assert result["lrs"][0] == pytest.approx(sweep_range(config)[0])
     assert np.all(np.diff(result["lrs"]) > 0)
-    assert result["suggested_lr"] == pytest.approx(config.lr_factor * result["min_loss_lr"])
-    assert config.lr_start <= result["min_loss_lr"] <= config.lr_end
+    assert 0 < result["suggested_lr"] <= result["lrs"][-1]
+    assert result["warm_up_steps"] == warm_up_steps(config, len(loader_for(data, config)))
 
 
 def test_range_test_stops_early_when_the_loss_diverges(data):
-    """A sweep to absurd rates stops at diverge_th and still says something usable."""
+    """A sweep to absurd rates stops at diverge_th and says what to do."""
     config = tiny_config(lr_iters=40, lr_start=1e-3, lr_end=1e6)
+    torch.manual_seed(0)
     try:
         result = range_test(ResNet18(config.width), loader_for(data, config), config, CPU,
                             progress=False)
-    except EraskitError as err:
-        assert "--max-lr" in str(err)  # a clear message saying what to do
-    else:
-        assert len(result["lrs"]) < config.lr_iters, "the sweep ran on after diverging"
-        assert np.isfinite(result["suggested_lr"]) and result["suggested_lr"] > 0
+    except EraskitError as err:  # diverged before the curve could be read
+        assert "--max-lr" in str(err)
+        return
+    assert len(result["lrs"]) < config.lr_iters, "the sweep ran on after diverging"
+    assert result["suggested_lr"] <= result["lrs"][-1]
 
 
-def u_curve(minimum_at: int, points: int = 60):
-    """A synthetic range-test curve: flat, falling, lowest at `minimum_at`, then climbing."""
+def curve(points=60, floor_at=30, noise=0.0, rise=True, seed=0):
+    """A range-test curve: flat, falling to a floor reached at `floor_at`, then climbing."""
     lrs = np.logspace(-4, 1, points)
     x = np.arange(points, dtype=float)
-    losses = 2.3 - 1.0 / (1 + np.exp(-(x - minimum_at / 2) / 3))  # falls ...
-    climb = 0.05 * (x[minimum_at:] - minimum_at) ** 2
-    losses[minimum_at:] = losses[minimum_at] + climb  # ... climbs
+    losses = 2.3 - 0.8 / (1 + np.exp(-(x - floor_at + 8) / 2.5))
+    if rise:
+        losses[floor_at + 10:] += 0.04 * (x[floor_at + 10:] - floor_at - 10) ** 2
+    losses += np.random.default_rng(seed).normal(0, noise, points)
     return lrs.tolist(), losses.tolist()
 
 
-def test_suggest_picks_factor_times_the_rate_at_the_loss_minimum():
-    lrs, losses = u_curve(minimum_at=40)
+def test_the_peak_is_the_factor_times_the_rate_where_the_loss_reached_its_floor():
+    lrs, losses = curve()
     result = suggest(lrs, losses, factor=10.0)
-    assert result["min_loss_lr"] == lrs[40]
-    assert result["suggested_lr"] == pytest.approx(10 * lrs[40])
-    assert "10 x" in result["rule"]
-    # steepest descent lies before the minimum, where the falling part is steepest (x = 20)
-    assert lrs[17] <= result["steepest_lr"] <= lrs[23]
-    assert suggest(lrs, losses, factor=1.0)["suggested_lr"] == lrs[40]
+    assert result["evidence"] == "ok" and result["note"] is None
+    floor = lrs.index(result["floor_lr"])
+    assert 22 <= floor <= 32  # the floor: past the steep part, before the climb
+    assert result["suggested_lr"] == pytest.approx(10 * result["floor_lr"])
+    assert result["min_loss_lr"] >= result["floor_lr"]
 
 
-def test_rescore_applies_another_factor_to_a_saved_sweep():
-    lrs, losses = u_curve(minimum_at=40)
-    saved = {"lrs": lrs, "losses": losses, "config": {"width": 8}, **suggest(lrs, losses, 1.0)}
-    again = rescore(saved, factor=5.0)
-    assert again["suggested_lr"] == pytest.approx(5 * lrs[40]) and "5 x" in again["rule"]
-    assert again["config"] == saved["config"] and saved["suggested_lr"] == lrs[40]
+def test_a_noisy_minimum_on_a_flat_plateau_does_not_move_the_peak():
+    """The failure that set this rule: a plateau to the sweep's end whose lowest point falls
+    far right by chance. The floor is where the plateau begins."""
+    lrs, losses = curve(floor_at=25, rise=False, noise=0.01)
+    losses[55] -= 0.05  # a chance dip near the end
+    result = suggest(lrs, losses, factor=4.0)
+    assert result["floor_lr"] < lrs[35] < result["min_loss_lr"]
+    assert result["suggested_lr"] == pytest.approx(4 * result["floor_lr"])
 
 
-def test_suggest_ignores_the_first_points_and_non_finite_losses():
-    lrs, losses = u_curve(minimum_at=40)
-    losses[0] = -5.0  # the smoothing filling up: not a real minimum
-    losses[50:] = [float("nan")] * 10
-    assert suggest(lrs, losses)["min_loss_lr"] == lrs[40]
+def test_a_flat_sweep_falls_back_to_the_safe_peak_and_says_so():
+    lrs = np.logspace(-4, 1, 60).tolist()
+    flat = (2.3 + np.random.default_rng(1).normal(0, 0.05, 60)).tolist()
+    for optimizer in ("sgd", "adam"):
+        result = suggest(lrs, flat, optimizer, warm_up=50, batch_size=256)
+        assert result["evidence"] == "flat"
+        assert result["suggested_lr"] == safe_peak(optimizer, 256)
+        assert "never fell" in result["note"] and "--max-lr" in result["note"]
+        assert "\n" not in result["note"]
 
 
-def test_a_curve_that_never_falls_is_a_clear_error():
-    lrs = np.logspace(-4, 1, 30).tolist()
-    with pytest.raises(EraskitError, match="never fell.*--max-lr"):
-        suggest(lrs, np.linspace(2.3, 5.0, 30).tolist())
+def test_a_sweep_still_falling_at_its_end_falls_back_to_the_safe_peak():
+    lrs = np.logspace(-4, 1, 60).tolist()
+    falling = np.linspace(2.3, 1.2, 60).tolist()
+    result = suggest(lrs, falling, "sgd", batch_size=128)
+    assert result["evidence"] == "still falling"
+    assert result["suggested_lr"] == safe_peak("sgd", 128)
+    assert "--lr-end" in result["note"]
+
+
+def test_the_peak_never_passes_the_last_rate_the_sweep_survived():
+    lrs, losses = curve(floor_at=25)
+    cut = 45  # stopped by divergence here
+    result = suggest(lrs[:cut], losses[:cut], factor=1000.0)
+    assert result["evidence"] == "ok"
+    assert result["suggested_lr"] == pytest.approx(lrs[cut - 1])
 
 
 def test_a_curve_that_diverges_at_once_is_a_clear_error():
@@ -110,5 +131,58 @@ def test_a_curve_that_diverges_at_once_is_a_clear_error():
     losses = [2.3, 2.4, 2.6, 3.0] + [float("inf")] * 26
     with pytest.raises(EraskitError, match="diverged after 4 steps.*--max-lr"):
         suggest(lrs, losses)
-    with pytest.raises(EraskitError, match="diverged"):  # stopped early by diverge_th
-        suggest(lrs[:SKIP_START + 2], [2.3] * (SKIP_START + 2))
+
+
+def test_the_factor_grows_with_the_warm_up_within_its_bounds():
+    factors = [warm_up_factor(w) for w in (1, 5, 25, 100, 500, 5000)]
+    assert factors == sorted(factors) and factors[0] >= 1.0
+    assert factors[-1] == factors[-2] or factors[-1] > factors[-2]
+
+
+def test_the_safe_peaks_follow_the_batch_size():
+    assert safe_peak("sgd", 512) == pytest.approx(4 * safe_peak("sgd", 128))
+    assert safe_peak("adam", 512) == pytest.approx(2 * safe_peak("adam", 128))
+
+
+def test_smoothing_is_centred_and_keeps_the_length():
+    values = np.array([0, 0, 0, 10, 0, 0, 0], dtype=float)
+    smoothed = smooth(values, 3)
+    assert len(smoothed) == 7 and smoothed.argmax() in (2, 3, 4)
+    assert smoothed[3] == pytest.approx(10 / 3) and smoothed[0] == 0
+
+
+def test_the_sweep_is_sized_to_the_run():
+    config = tiny_config(lr_iters=None, epochs=20)
+    assert sweep_steps(config, 98) == 100  # a quarter of 1,960, capped
+    assert sweep_steps(config, 10) == 50
+    assert sweep_steps(config.replace(epochs=1), 8) == 20  # the floor
+    assert sweep_steps(config.replace(lr_iters=33), 98) == 33  # as configured
+
+
+def test_the_sweeps_range_follows_the_optimizer():
+    assert sweep_range(tiny_config(lr_start=None, lr_end=None)) == SWEEP_RANGE["sgd"]
+    assert sweep_range(tiny_config(optimizer="adam", lr_start=None)) == (1e-6, 1.0)
+    assert sweep_range(tiny_config(lr_start=1e-3, lr_end=2.0)) == (1e-3, 2.0)
+
+
+def test_rescore_reads_a_sweep_saved_with_torch_lr_finders_running_average():
+    lrs, raw = curve(noise=0.02)
+    ema = [raw[0]]
+    for value in raw[1:]:
+        ema.append(0.05 * value + 0.95 * ema[-1])
+    config = tiny_config(max_lr=None, lr_factor=5.0)
+    old = {"lrs": lrs, "losses": ema, "suggested_lr": 123.0, "config": {"width": 8}}
+    again = rescore(old, config, steps_per_epoch=4)
+    assert again["raw_losses"] == pytest.approx(raw)
+    assert again["suggested_lr"] == pytest.approx(suggest(lrs, raw, factor=5.0)["suggested_lr"])
+    assert again["config"] == old["config"]
+
+
+def test_rescore_applies_the_runs_warm_up():
+    lrs, raw = curve()
+    saved = {"lrs": lrs, "raw_losses": raw, **suggest(lrs, raw)}
+    short = rescore(saved, tiny_config(max_lr=None, epochs=1), steps_per_epoch=4)
+    long = rescore(saved, tiny_config(max_lr=None, epochs=50), steps_per_epoch=100)
+    assert short["warm_up_steps"] == 1 and long["warm_up_steps"] == round(0.25 * 5000)
+    assert short["suggested_lr"] < long["suggested_lr"]
+    assert math.isclose(long["factor"], warm_up_factor(1250))

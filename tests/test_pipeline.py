@@ -6,6 +6,7 @@ import torch
 
 from eraskit import pipeline, runs
 from eraskit.errors import EraskitError
+from eraskit.lr_finder import suggest
 from eraskit.runs import RunPaths
 from eraskit.train import TrainingDiverged
 from helpers import snapshot, tiny_config, without_timing
@@ -169,33 +170,48 @@ def test_another_seed_gives_another_run(tmp_path, data, trained_run):
 def test_fit_uses_a_saved_range_test_scored_with_the_current_rule(tmp_path, data):
     out = tmp_path / "run"
     lrs = np.logspace(-4, 0, 30)
-    losses = 2.3 - np.sin(np.linspace(0, np.pi, 30))  # lowest at lrs[14] or lrs[15]
-    saved_rule = {"lrs": lrs.tolist(), "losses": losses.tolist(), "suggested_lr": 123.0}
+    raw = 2.3 - 0.6 * np.sin(np.linspace(0, np.pi, 30))  # lowest in the middle
+    saved_rule = {"lrs": lrs.tolist(), "raw_losses": raw.tolist(), "suggested_lr": 123.0}
     runs.save_json(RunPaths(out).lr_finder, saved_rule)
     config = tiny_config(max_lr=None, epochs=2, lr_factor=3.0)
-    expected = 3.0 * lrs[np.argmin(losses)]
-    run = pipeline.fit(config, data, out, **quiet)
-    assert run.meta["max_lr"] == pytest.approx(expected)
+    expected = suggest(lrs, raw, factor=3.0)["suggested_lr"]
+    messages = []
+    run = pipeline.fit(config, data, out, progress=False, log=messages.append)
+    assert run.meta["max_lr"] == pytest.approx(expected) != 123.0
     assert run.meta["max_lr_source"] == "LR range test"
     assert max(r["lr"] for r in run.history) <= expected
+    assert any(f"max LR {expected:.3g} = 3 x" in m for m in messages)
 
 
 def test_a_range_test_made_with_other_settings_is_run_again(tmp_path, data):
     out = tmp_path / "run"
     pipeline.find_lr(tiny_config(max_lr=None, width=16, lr_iters=17), data, out, **quiet)
     messages = []
-    pipeline.resolve_max_lr(tiny_config(max_lr=None, lr_iters=17), data, out, progress=False,
-                            log=messages.append)
+    pipeline.resolve_max_lr(tiny_config(max_lr=None, lr_iters=17), data, out, 4,
+                            progress=False, log=messages.append)
     assert any("other settings" in m for m in messages)
     assert runs.read_json(RunPaths(out).lr_finder)["config"]["width"] == 8
 
 
-def test_find_lr_saves_the_range_test(tmp_path, data):
-    config = tiny_config(lr_iters=17, lr_end=1.0)
-    result = pipeline.find_lr(config, data, tmp_path / "run", **quiet)
+def test_find_lr_saves_the_range_test_and_says_what_it_costs(tmp_path, data):
+    config = tiny_config(lr_iters=None, lr_end=1.0, max_lr=None)
+    messages = []
+    result = pipeline.find_lr(config, data, tmp_path / "run", progress=False,
+                              log=messages.append)
     saved = runs.read_json(tmp_path / "run" / "lr_finder.json")
-    assert saved == result and len(saved["lrs"]) == 17
-    assert saved["suggested_lr"] == pytest.approx(config.lr_factor * saved["min_loss_lr"])
+    assert saved == result and len(saved["lrs"]) == 20  # the floor: the run has 12 steps
+    assert "LR range test: 20 steps" in messages[0] and "of the training's 12 steps" in messages[0]
+    assert f"max LR {saved['suggested_lr']:.3g}" in messages[-1]
+
+
+def test_a_run_that_collapses_onto_one_class_says_so_each_epoch(tmp_path, data):
+    messages = []
+    run = pipeline.fit(tiny_config(max_lr=50.0), data, tmp_path / "run", progress=False,
+                       log=messages.append)
+    warnings = [m for m in messages if m.startswith("warning, epoch")]
+    assert run.history[-1]["collapsed"] and warnings
+    assert "not learning" in warnings[-1] and "--max-lr 5" in warnings[-1]
+    assert all("\n" not in m for m in warnings)
 
 
 @pytest.mark.parametrize("width, expected", [(4, False), (8, True)])
@@ -238,6 +254,6 @@ def test_a_failed_start_leaves_no_settings_behind(tmp_path, data):
     # refused before the range test too: a run without max_lr wastes no sweep on it
     with pytest.raises(EraskitError, match="no warm-up"):
         pipeline.fit(too_short.replace(max_lr=None), data, out, **quiet)
-    assert not any(out.iterdir())
+    assert not out.exists()  # nor the folder it made
     run = pipeline.fit(tiny_config(), data, out, **quiet)  # so the retry is not refused
     assert len(run.history) == 3

@@ -69,7 +69,7 @@ def test_write_figures_writes_every_png(run_copy, data, tmp_path):
     lrs = np.logspace(-4, 1, 30)
     losses = 2.3 - 0.5 * np.exp(-((np.arange(30) - 20) / 6.0) ** 2)
     runs.save_json(RunPaths(run_copy).lr_finder,
-                   {"lrs": lrs.tolist(), "losses": losses.tolist(), **suggest(lrs, losses)})
+                   {"lrs": lrs.tolist(), "raw_losses": losses.tolist(), **suggest(lrs, losses)})
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- results:begin -->\nold\n<!-- results:end -->\nend\n")
     written = report.write_figures(run_copy, data, images=tmp_path / "images")

@@ -1,0 +1,36 @@
+"""Whether a run is learning: test predictions collapsed onto one class, or a training loss
+stuck at chance (ln of the number of classes, the loss of a uniform guess)."""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import numpy as np
+
+# Most test images given one class although it holds at most half of them.
+COLLAPSED_SHARE = 0.8
+# Within 3% of ln(classes): the network is no better than a uniform guess.
+CHANCE_LOSS_MARGIN = 0.03
+
+
+def collapse_note(train_loss: float, preds: np.ndarray, labels: np.ndarray,
+                  classes: Sequence[str], max_lr: float) -> Optional[str]:
+    """One line saying why the run looks collapsed and what to try, or None if it learns.
+
+    preds and labels are (N,) class indices of the test images."""
+    counts = np.bincount(preds, minlength=len(classes))
+    top = int(np.argmax(counts))
+    share, true_share = counts[top] / len(preds), float(np.mean(labels == top))
+    chance = math.log(len(classes))
+    reasons = []
+    if share >= COLLAPSED_SHARE and true_share <= 0.5:
+        reasons.append(f"it predicts {classes[top]!r} for {share:.0%} of the test images")
+    if train_loss >= (1 - CHANCE_LOSS_MARGIN) * chance:
+        reasons.append(f"its training loss {train_loss:.3f} sits at chance "
+                       f"(ln {len(classes)} = {chance:.3f})")
+    if not reasons:
+        return None
+    return (f"the network is not learning: {' and '.join(reasons)}; the peak rate "
+            f"{max_lr:.3g} is probably too high: try --max-lr {max_lr / 10:.3g} "
+            f"(MAX_LR in the notebooks) in a new run folder")
