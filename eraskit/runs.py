@@ -5,26 +5,42 @@ runs/<name>/
   meta.json        data source, device, library versions, start/finish times
   lr_finder.json   the LR range test: rates, losses, suggestion
   history.json     one object per completed epoch
-  checkpoint.pt    model, optimizer, scheduler, epoch, history, config (written atomically)
-  predictions.npz  test logits, labels and test-set indices of the final model
+  checkpoint.pt    model, optimizer, scheduler, epoch, history, config
+  predictions.npz  test logits, labels and test-set indices of the model of `epoch`
   trust.json       Grad-CAM sanity check and faithfulness scores (written by the analysis)
   figures/*.png
+  .lock            while a process trains in the folder: its PID (see `writing`)
+
+Every file is written atomically (a temporary file renamed into place); history.json,
+predictions.npz and checkpoint.pt are written as one set after each epoch (see `save_epoch`).
 """
 
 from __future__ import annotations
 
+import errno
+import functools
+import inspect
+import io
 import json
 import os
+import re
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 import torch
 
 from .config import Config
 from .errors import EraskitError
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+    import msvcrt
 
 
 @dataclass(frozen=True)
@@ -39,25 +55,74 @@ class RunPaths:
     predictions = property(lambda self: self.root / "predictions.npz")
     trust = property(lambda self: self.root / "trust.json")
     figures = property(lambda self: self.root / "figures")
+    lock = property(lambda self: self.root / ".lock")
 
     def figure(self, name: str) -> Path:
         return self.figures / f"{name}.png"
 
+    def temporary_files(self) -> list[Path]:
+        """Temporary files of the files a training process writes, left by a kill during a
+        write (never the analysis's, which takes no lock)."""
+        names = (self.config, self.meta, self.lr_finder, self.history, self.checkpoint,
+                 self.predictions)
+        return [p for path in names for p in self.root.glob(f".{path.name}.*.tmp")]
 
-def atomic_write(path: Path, write) -> None:
-    """Call write(file_object) on a temporary file beside `path`, then rename it into place."""
+
+# --- writing -------------------------------------------------------------------------------
+
+def write_error(path: Path, err: OSError, kept: str = "") -> EraskitError:
+    """An OSError while writing `path` as one line; a full disk is said in so many words.
+    `kept` says what is intact; "{fix}" in it becomes what to do about the error."""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        reason, fix = f"the disk holding {path.parent} is full (writing {path.name})", \
+            "free some space"
+    else:
+        reason, fix = f"cannot write {path} ({err.strerror or err})", "make it writable"
+    return EraskitError(f"{reason}; {(kept or f'{path.name} is as it was').format(fix=fix)}")
+
+
+def make_temporary(folder: Path, name: str) -> tuple[int, str]:
+    """A new hidden file .NAME.XXXX.tmp in `folder`, with the umask's permissions."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide the run from others
+    return fd, tmp
+
+
+def _stage(path: Path, write: Callable) -> str:
+    """Call write(file_object) on a temporary file beside `path`, synced to disk; its name."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = make_temporary(path.parent, path.name)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide the run from others
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return tmp
+
+
+def write_together(files: list[tuple[Path, Callable]], kept: str = "") -> None:
+    """Write each (path, write) to a temporary file first, then rename them into place in
+    order: a failed write (a full disk) leaves every one of the old files as it was. An OSError
+    is a one-line EraskitError that ends with `kept` (what is intact)."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, write in files:
+            staged.append((_stage(path, write), path))
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    except OSError as err:
+        raise write_error(path, err, kept) from None
+    finally:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)  # all gone once renamed
+
+
+def atomic_write(path: Path, write: Callable, kept: str = "") -> None:
+    """Call write(file_object) on a temporary file beside `path`, then rename it into place."""
+    write_together([(path, write)], kept)
 
 
 def _umask() -> int:
@@ -66,9 +131,19 @@ def _umask() -> int:
     return mask
 
 
+def write_bytes(data: bytes) -> Callable:
+    """A writer for atomic_write that writes `data`."""
+    return lambda f: f.write(data)
+
+
 def save_json(path: Path, obj: Any) -> None:
     """Write `obj` as indented JSON, atomically."""
-    atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2).encode()))
+    atomic_write(path, write_bytes(json.dumps(obj, indent=2).encode()))
+
+
+def save_text(path: Path, text: str) -> None:
+    """Write `text` (UTF-8), atomically."""
+    atomic_write(path, write_bytes(text.encode()))
 
 
 def read_json(path: Path) -> Any:
@@ -81,8 +156,16 @@ def read_json(path: Path) -> Any:
         raise EraskitError(f"{path} is not valid JSON ({err})") from None
 
 
+def write_checkpoint(state: dict) -> Callable:
+    """A writer of a checkpoint. torch.save goes to memory first: a write error on the disk
+    then surfaces as the OSError it is, not as torch's "unexpected pos"."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return lambda f: f.write(buffer.getbuffer())
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
-    atomic_write(path, lambda f: torch.save(state, f))
+    atomic_write(path, write_checkpoint(state))
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -91,8 +174,17 @@ def load_checkpoint(path: Path) -> dict:
         raise EraskitError(f"no checkpoint at {path}: train the run first")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated zip, pickle that asks for code, foreign file
-        first_line = next(iter(str(err).splitlines()), "")  # an empty file's error has no text
+    except Exception as err:  # truncated zip, foreign file, pickle that asks for code
+        text = str(err)
+        if "Weights only load failed" in text:  # torch's hint to retry unsafely is left out
+            wants = re.search(r"GLOBAL (\S+)", text)  # the code the file asks to run
+            found = re.search(r"WeightsUnpickler error:\s*([^.\n]+)", text)
+            detail = (f" (it asks to run {wants.group(1)})" if wants else
+                      f" ({found.group(1).strip()[:120]})" if found else "")
+            raise EraskitError(f"{path} is not an eraskit checkpoint{detail}: do not load it "
+                               f"with pickle (weights_only=False), which could run code from "
+                               f"the file") from None
+        first_line = next(iter(text.splitlines()), "")  # an empty file's error has no text
         raise EraskitError(f"{path} is not a readable eraskit checkpoint "
                            f"({type(err).__name__}: {first_line[:200]})") from None
     if not isinstance(state, dict) or not {"model", "epoch", "config"} <= set(state):
@@ -100,21 +192,67 @@ def load_checkpoint(path: Path) -> dict:
     return state
 
 
-def save_predictions(path: Path, logits: np.ndarray, labels: np.ndarray,
-                     indices: np.ndarray) -> None:
-    """logits (N, C) float32, labels (N,) int64, indices (N,) into the full test set."""
-    atomic_write(path, lambda f: np.savez(f, logits=logits.astype(np.float32),
-                                          labels=labels.astype(np.int64),
-                                          indices=indices.astype(np.int64)))
+def write_predictions(logits: np.ndarray, labels: np.ndarray, indices: np.ndarray,
+                      epoch: Optional[int] = None) -> Callable:
+    """A writer of predictions.npz; `epoch` is that of the model that made them."""
+    arrays = dict(logits=logits.astype(np.float32), labels=labels.astype(np.int64),
+                  indices=indices.astype(np.int64))
+    if epoch is not None:
+        arrays["epoch"] = np.int64(epoch)
+    return lambda f: np.savez(f, **arrays)
 
+
+def save_predictions(path: Path, logits: np.ndarray, labels: np.ndarray,
+                     indices: np.ndarray, epoch: Optional[int] = None) -> None:
+    """logits (N, C) float32, labels (N,) int64, indices (N,) into the full test set."""
+    atomic_write(path, write_predictions(logits, labels, indices, epoch))
+
+
+def save_epoch(paths: RunPaths, state: dict, logits: np.ndarray, labels: np.ndarray,
+               indices: np.ndarray) -> None:
+    """An epoch's history.json, predictions.npz and checkpoint.pt (`state`) as one set: all
+    three go to temporary files, then are renamed into place, the checkpoint last. A failed
+    write (a full disk) leaves the previous epoch's set whole; a kill between the renames
+    leaves files that say their epoch (see check_epochs), and --resume redoes the epoch."""
+    epoch = state["epoch"]
+    kept = (f"epoch {epoch} was not saved and the files of epoch {epoch - 1} are intact: "
+            f"{{fix}}, then continue with --resume" if epoch > 1 else
+            "no epoch was saved: {fix}, then start the run again")
+    write_together([
+        (paths.history, write_bytes(json.dumps(state["history"], indent=2).encode())),
+        (paths.predictions, write_predictions(logits, labels, indices, epoch)),
+        (paths.checkpoint, write_checkpoint(state))], kept)
+
+
+def save_outputs(paths: RunPaths, state: dict, logits: np.ndarray, labels: np.ndarray,
+                 indices: np.ndarray) -> None:
+    """history.json and predictions.npz of the checkpoint `state`, which stays as it is."""
+    write_together([
+        (paths.history, write_bytes(json.dumps(state["history"], indent=2).encode())),
+        (paths.predictions, write_predictions(logits, labels, indices, state["epoch"]))])
+
+
+def check_epochs(root: Path, **epochs: Optional[int]) -> None:
+    """Refuse a run folder whose files (name=epoch, None where unknown) are of different
+    epochs: a process stopped between the renames of an epoch's files."""
+    known = {name: epoch for name, epoch in epochs.items() if epoch is not None}
+    if len(set(known.values())) > 1:
+        listed = ", ".join(f"{name.replace('_', '.')} of epoch {e}" for name, e in known.items())
+        raise EraskitError(f"{root} holds files of different epochs ({listed}), as a stop while "
+                           f"saving leaves them: `python -m eraskit train --resume --out {root}`"
+                           f" makes them one set again")
+
+
+# --- reading -------------------------------------------------------------------------------
 
 @dataclass
 class Predictions:
-    """Test-set outputs of the final model. probs (N, C) in [0, 1]; preds = argmax."""
+    """Test-set outputs of the model of `epoch`. probs (N, C) in [0, 1]; preds = argmax."""
 
     logits: np.ndarray
     labels: np.ndarray
     indices: np.ndarray
+    epoch: Optional[int] = None  # None in the files of older kits
 
     @property
     def probs(self) -> np.ndarray:
@@ -131,8 +269,13 @@ def load_predictions(path: Path) -> Predictions:
     """Read predictions.npz (logits, labels, test indices); a damaged file is a clear error."""
     try:
         with np.load(path, allow_pickle=False) as npz:
-            return Predictions(npz["logits"], npz["labels"], npz["indices"])
+            epoch = int(npz["epoch"]) if "epoch" in npz.files else None
+            return Predictions(npz["logits"], npz["labels"], npz["indices"], epoch)
     except FileNotFoundError:
+        if (path.parent / "checkpoint.pt").is_file():
+            raise EraskitError(f"no predictions at {path}: recompute them from the checkpoint "
+                               f"with `python -m eraskit train --resume --out {path.parent}`"
+                               ) from None
         raise EraskitError(f"no predictions at {path}: train the run first") from None
     except Exception as err:
         raise EraskitError(f"{path} is not readable ({err})") from None
@@ -153,7 +296,11 @@ class Run:
         return self.history[-1] if self.history else {}
 
     def predictions(self) -> Predictions:
-        return load_predictions(self.paths.predictions)
+        """The test predictions, checked to be of the epoch history.json ends with."""
+        predictions = load_predictions(self.paths.predictions)
+        check_epochs(self.paths.root, history_json=self.final.get("epoch"),
+                     predictions_npz=predictions.epoch)
+        return predictions
 
 
 def load_run(root: str | os.PathLike) -> Run:
@@ -173,7 +320,123 @@ def check_writable(root: Path) -> None:
     """Fail early, before any training, when the run directory cannot be written."""
     try:
         root.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=root, prefix=".probe."):
-            pass
+        fd, probe = make_temporary(root, "probe")
+        os.close(fd)
+        os.unlink(probe)
     except OSError as err:
         raise EraskitError(f"cannot write to {root} ({err.strerror or err})") from None
+
+
+# --- one writer at a time --------------------------------------------------------------------
+
+_held: set[str] = set()  # the run folders whose lock this process holds
+
+
+@contextmanager
+def writing(root: str | os.PathLike) -> Iterator[None]:
+    """Hold the run folder's lock: another process that wants to write there is refused,
+    naming this one. The lock is the OS's (fcntl, which DataLoader workers do not inherit), so
+    it dies with its process: the .lock file a killed run leaves blocks nobody. Re-entrant
+    within a process. On the way out the lock file goes, and so do the folders this call made
+    if nothing was written to them: a failed start leaves no empty run folder."""
+    root = Path(root)
+    key = os.path.realpath(root)
+    if key in _held:
+        yield
+        return
+    made = [p for p in (root, *root.parents) if not p.exists()]  # the deepest first
+    lock = RunPaths(root).lock
+    try:
+        check_writable(root)
+        fd = _lock(lock, root)
+    except BaseException:
+        _remove_empty(made)
+        raise
+    _held.add(key)
+    try:
+        yield
+    finally:
+        _held.discard(key)
+        _unlock(fd, lock)
+        _remove_empty(made)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove these folders, the deepest first, up to the first that holds something."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+
+
+def holds_lock(function: Callable) -> Callable:
+    """Decorate a function of a run folder `out`: each call holds its lock (see `writing`)."""
+    signature = inspect.signature(function)
+
+    @functools.wraps(function)
+    def locked(*args, **kwargs):
+        with writing(signature.bind(*args, **kwargs).arguments["out"]):
+            return function(*args, **kwargs)
+    return locked
+
+
+def _lock(path: Path, root: Path) -> int:
+    """Open and lock `path` without waiting, and write this process's PID into it."""
+    for _ in range(100):
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as err:
+            raise EraskitError(f"cannot lock {root} ({err.strerror or err})") from None
+        if not _try_lock(fd, path):
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise EraskitError(f"{root} is in use by another eraskit process (pid {holder}): "
+                               f"wait for it to end, or use another run folder (--out; RUN_DIR "
+                               f"in the notebooks)")
+        try:
+            current = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            current = False
+        if current:
+            try:
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+            except OSError:  # a full disk: the lock holds all the same, the PID goes unsaid
+                pass
+            return fd
+        os.close(fd)  # its holder removed this file as we locked it: lock the one there now
+    raise EraskitError(f"cannot lock {path}: it keeps changing")
+
+
+def _try_lock(fd: int, path: Path) -> bool:
+    """Lock an open file without waiting; False when another process holds it."""
+    try:
+        if fcntl:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:  # a byte far past the PID, which stays readable to the refused
+            os.lseek(fd, 1 << 20, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            os.lseek(fd, 0, os.SEEK_SET)
+    except OSError as err:
+        if err.errno in (errno.EACCES, errno.EAGAIN) or not fcntl:
+            return False
+        os.close(fd)
+        raise EraskitError(f"cannot lock {path} ({err.strerror or err})") from None
+    return True
+
+
+def _unlock(fd: int, path: Path) -> None:
+    """Remove the lock file, then release it: a process that opened the file meanwhile finds
+    it gone once it holds it, and locks a new one (see _lock)."""
+    if fcntl:
+        path.unlink(missing_ok=True)
+        os.close(fd)
+        return
+    os.lseek(fd, 1 << 20, os.SEEK_SET)  # Windows removes no open file: release, close, remove
+    msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+    os.close(fd)
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:  # opened by another process meanwhile: it is theirs now
+        pass

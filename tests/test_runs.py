@@ -1,4 +1,6 @@
+import errno
 import json
+import os
 import pickle
 
 import numpy as np
@@ -96,6 +98,7 @@ def test_unreadable_checkpoints_name_the_file(tmp_path, kind, capsys):
         runs.load_checkpoint(path)
     assert str(path) in str(caught.value) and "\n" not in str(caught.value)
     assert "should never run" not in capsys.readouterr().out
+    assert "likely succeed" not in str(caught.value)  # torch's hint to load it unsafely
 
 
 def test_missing_checkpoint_says_to_train_first(tmp_path):
@@ -163,3 +166,70 @@ def test_check_writable_fails_early_under_a_regular_file(tmp_path):
         runs.check_writable(blocker)
     runs.check_writable(tmp_path / "new" / "run")  # made on the way
     assert (tmp_path / "new" / "run").is_dir() and not any((tmp_path / "new" / "run").iterdir())
+
+
+def test_predictions_carry_the_epoch_of_their_model(tmp_path):
+    path = tmp_path / "predictions.npz"
+    runs.save_predictions(path, np.zeros((2, 10)), np.arange(2), np.arange(2), epoch=7)
+    assert runs.load_predictions(path).epoch == 7
+    runs.save_predictions(path, np.zeros((2, 10)), np.arange(2), np.arange(2))  # older kits
+    assert runs.load_predictions(path).epoch is None
+
+
+def epoch_state(epoch: int) -> dict:
+    return {"model": {"w": torch.full((3,), float(epoch))}, "epoch": epoch, "config": {},
+            "history": [{"epoch": e} for e in range(1, epoch + 1)]}
+
+
+def save_epoch(paths: RunPaths, epoch: int) -> None:
+    runs.save_epoch(paths, epoch_state(epoch), np.full((2, 10), epoch), np.arange(2),
+                    np.arange(2))
+
+
+@pytest.mark.parametrize("failing", ["history.json", "predictions.npz", "checkpoint.pt"])
+def test_save_epoch_is_all_or_nothing(tmp_path, monkeypatch, failing):
+    paths = RunPaths(tmp_path)
+    save_epoch(paths, 1)
+    stage = runs._stage
+
+    def full_disk(path, write):
+        if path.name == failing:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return stage(path, write)
+    monkeypatch.setattr(runs, "_stage", full_disk)
+    with pytest.raises(EraskitError, match=f"disk holding {tmp_path} is full .writing {failing}.;"
+                                           " epoch 2 was not saved and the files of epoch 1 are "
+                                           "intact"):
+        save_epoch(paths, 2)
+    assert runs.load_checkpoint(paths.checkpoint)["epoch"] == 1
+    assert runs.read_json(paths.history) == [{"epoch": 1}]
+    assert runs.load_predictions(paths.predictions).epoch == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt", "history.json",
+                                                          "predictions.npz"]
+    monkeypatch.undo()
+    save_epoch(paths, 2)
+    assert runs.load_checkpoint(paths.checkpoint)["epoch"] == 2
+
+
+def test_files_of_different_epochs_are_named(tmp_path):
+    runs.check_epochs(tmp_path, history_json=3, predictions_npz=3, checkpoint_pt=None)
+    with pytest.raises(EraskitError, match=r"different epochs \(history.json of epoch 3, "
+                                           r"checkpoint.pt of epoch 2\).*train --resume"):
+        runs.check_epochs(tmp_path, history_json=3, checkpoint_pt=2)
+
+
+def test_write_errors_are_one_line(tmp_path):
+    full = runs.write_error(tmp_path / "a.json", OSError(errno.ENOSPC, "No space left"))
+    assert str(full) == (f"the disk holding {tmp_path} is full (writing a.json); "
+                         f"a.json is as it was")
+    denied = runs.write_error(tmp_path / "a.json", PermissionError(errno.EACCES, "Denied"))
+    assert str(denied) == f"cannot write {tmp_path / 'a.json'} (Denied); a.json is as it was"
+
+
+def test_the_run_lock_names_only_the_run_files_temporaries(tmp_path):
+    paths = RunPaths(tmp_path)
+    for name in (".checkpoint.pt.x1.tmp", ".history.json.x2.tmp", ".trust.json.x3.tmp",
+                 ".probe.x4.tmp"):
+        (tmp_path / name).write_text("")
+    assert sorted(p.name for p in paths.temporary_files()) == [".checkpoint.pt.x1.tmp",
+                                                               ".history.json.x2.tmp"]
