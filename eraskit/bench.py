@@ -18,7 +18,7 @@ from .config import Config
 from .data import Cifar10
 from .errors import EraskitError
 from .model import ResNet18
-from .pipeline import build_model, make_train_loader
+from .pipeline import build_model, describe_augment, make_train_loader
 from .train import (Precision, make_criterion, make_optimizer, resolve_device, train_epoch,
                     use_channels_last)
 
@@ -29,14 +29,15 @@ def _images(data: Cifar10, count: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def time_kit(config: Config, images: np.ndarray, labels: np.ndarray, device: torch.device,
-             steps: int) -> float:
-    """Images per second of the kit's train_epoch over `steps` batches, after one warm-up pass."""
+             steps: int) -> tuple[float, str]:
+    """Images per second of the kit's train_epoch over `steps` batches, after one warm-up
+    pass, and where it augmented (see pipeline.describe_augment)."""
     model = build_model(config, 10, device)
     trainable = torch.compile(model) if config.compile else model
     loader = make_train_loader(images, labels, config, device)
     optimizer = make_optimizer(model, config, lr=0.01)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)  # timing only
-    precision = Precision.choose(device, config.amp)
+    precision = Precision.choose(device, config.precision)
     args = (trainable, loader, optimizer, scheduler, make_criterion(config),
             precision.grad_scaler(), precision, device, use_channels_last(config, device))
     loader.sampler.set_epoch(1)
@@ -46,7 +47,7 @@ def time_kit(config: Config, images: np.ndarray, labels: np.ndarray, device: tor
     loader.sampler.set_epoch(2)
     train_epoch(*args, epoch=2, progress=False)
     _sync(device)
-    return steps * config.batch_size / (time.perf_counter() - start)
+    return steps * config.batch_size / (time.perf_counter() - start), describe_augment(loader)
 
 
 def time_reference(config: Config, images: np.ndarray, labels: np.ndarray,
@@ -93,13 +94,12 @@ def benchmark(config: Config, data: Cifar10, steps: int = 3) -> str:
     device = resolve_device(config.device)
     images, labels = _images(data, steps * config.batch_size)
     reference = time_reference(config, images, labels, device, steps)
-    kit = time_kit(config, images, labels, device, steps)
+    kit, augmented = time_kit(config, images, labels, device, steps)
     return json.dumps({
         "width": config.width, "batch_size": config.batch_size, "steps": steps,
-        "device": str(device), "kit_precision": str(Precision.choose(device, config.amp)),
+        "device": str(device), "kit_precision": str(Precision.choose(device, config.precision)),
         "kit_channels_last": use_channels_last(config, device), "kit_compile": config.compile,
-        "kit_augment": "on the device" if config.gpu_augment else
-                       f"{augment.resolve_workers(config.workers, device)} DataLoader workers",
+        "kit_augment": augmented,
         "kit_img_per_s": round(kit, 1), "reference_img_per_s": round(reference, 1),
         "ratio": round(kit / reference, 3), "torch": torch.__version__,
         "threads": torch.get_num_threads()})

@@ -6,11 +6,22 @@ uint8 training set on the device and does the same pad + random crop, horizontal
 mean-filled hole on whole batches, so the CPU only launches kernels. Its draws follow the same
 distributions as the albumentations pipeline (tests/test_gpu_augment.py), not the same
 numbers: a run is reproducible within one path.
+
+When the kit uses it (config.gpu_augment = auto; see `batch_augment_reason`): on a CUDA device
+whose CPU cores are too few to feed it. The rule comes from two measurements
+(results/cpu-2026-12-01/augment-throughput.txt): albumentations delivers about 3,800 images a
+second per core (2-core AMD EPYC, one DataLoader worker or the main process alike), and the
+kit's loop trained at 12,000 images a second on an H100 at width 64 (bench-cuda.jsonl). Every
+core but the main process's can be a worker, so at most 4 cores (3 workers, about 11,400 img/s)
+cannot feed a recent GPU, and Colab's 2 cannot feed even a T4 at width 16 (a T4 trains width 64
+at roughly 1,200-1,500 img/s in fp16: an estimate from public figures, not measured here;
+narrower networks train several times faster). The CPU and notebook 01 keep albumentations.
 """
 
 from __future__ import annotations
 
-from typing import Iterator
+import os
+from typing import Iterator, Optional
 
 import numpy as np
 import torch
@@ -19,6 +30,36 @@ import torch.nn.functional as F
 from .augment import CUTOUT_P, FLIP_P, MEAN_UINT8, epoch_seed
 from .config import Config
 from .data import MEAN, STD
+
+ALBUMENTATIONS_IMG_PER_S = 3_800  # per CPU core, measured (see the module docstring)
+GPU_IMG_PER_S = 12_000  # the kit's loop on an H100 at width 64, measured: what to feed
+
+
+def cpu_cores() -> int:
+    """The CPU cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def batch_augment_reason(config: Config, device: torch.device,
+                         cores: Optional[int] = None) -> str:
+    """Why training augments whole batches on the device, or "" when it uses albumentations.
+
+    on and off are followed as given; auto turns it on for a CUDA device when the DataLoader
+    workers (at most one per core but the main process's) deliver fewer images a second than
+    a recent GPU trains, which is the case with 4 cores or fewer (see the module docstring)."""
+    if config.gpu_augment == "on":
+        return "gpu_augment on"
+    if config.gpu_augment == "off" or device.type != "cuda":
+        return ""
+    cores = cores or cpu_cores()
+    workers = config.workers if config.workers >= 0 else cores - 1  # as resolve_workers does
+    feeders = max(1, min(workers, cores - 1))
+    supply = feeders * ALBUMENTATIONS_IMG_PER_S
+    if supply >= GPU_IMG_PER_S:
+        return ""
+    return (f"augmenting whole batches on the GPU: {cores} CPU core{'s' * (cores > 1)} "
+            f"augment about {supply:,} images/s with albumentations, too few to feed it "
+            f"(--gpu-augment off to keep albumentations)")
 
 
 class BatchAugment:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
@@ -42,20 +43,40 @@ def cpu_has_bf16() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
+DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
 @dataclass(frozen=True)
 class Precision:
     """How the forward pass runs: fp32, bf16 autocast, or fp16 autocast with loss scaling."""
 
     device_type: str
     dtype: Optional[torch.dtype]  # None = fp32
+    note: str = field(default="", compare=False)  # a warning worth one log line, if any
 
     @classmethod
-    def choose(cls, device: torch.device, amp: bool) -> "Precision":
-        if not amp or device.type == "mps" or (device.type == "cpu" and not cpu_has_bf16()):
-            return cls(device.type, None)
-        if device.type == "cuda" and torch.cuda.get_device_capability(device)[0] < 8:
-            return cls("cuda", torch.float16)  # e.g. a T4: no native bf16; fp16 needs scaling
-        return cls(device.type, torch.bfloat16)
+    def choose(cls, device: torch.device, precision: str = "auto") -> "Precision":
+        """The config's precision ("auto", "fp32", "bf16" or "fp16") on `device`.
+
+        auto takes bf16 where the hardware computes it natively (CUDA since Ampere, CPUs with
+        AVX512-BF16 or AMX), fp16 on older CUDA cards (a T4), fp32 on MPS and other CPUs. A
+        forced choice is kept even where it is slow, with a note saying so."""
+        if precision == "auto":
+            if device.type == "mps" or (device.type == "cpu" and not cpu_has_bf16()):
+                return cls(device.type, None)
+            if device.type == "cuda" and torch.cuda.get_device_capability(device)[0] < 8:
+                return cls("cuda", torch.float16)  # no native bf16; fp16 needs loss scaling
+            return cls(device.type, torch.bfloat16)
+        if precision not in DTYPES:
+            raise EraskitError(f"precision must be auto, fp32, bf16 or fp16, got {precision!r}")
+        note = ""
+        if precision == "bf16" and device.type == "cpu" and not cpu_has_bf16():
+            note = ("bf16 forced on a CPU without native bf16 (no AVX512-BF16 or AMX): it is "
+                    "emulated, about 9x slower than fp32")
+        elif precision == "bf16" and device.type == "cuda" and \
+                torch.cuda.get_device_capability(device)[0] < 8:
+            note = "bf16 forced on a CUDA card before Ampere: it is emulated and slow"
+        return cls(device.type, DTYPES[precision], note)
 
     def autocast(self):
         if self.dtype is None:
@@ -63,6 +84,7 @@ class Precision:
         return torch.autocast(self.device_type, dtype=self.dtype)
 
     def grad_scaler(self) -> torch.amp.GradScaler:
+        """Loss scaling for fp16, whose gradients would underflow without it; a no-op otherwise."""
         return torch.amp.GradScaler(self.device_type, enabled=self.dtype == torch.float16)
 
     def __str__(self) -> str:
@@ -138,6 +160,20 @@ def to_device(images: torch.Tensor, device: torch.device, channels_last: bool) -
     return images.contiguous(memory_format=torch.channels_last) if channels_last else images
 
 
+def step_schedule(scheduler, scaler: torch.amp.GradScaler) -> None:
+    """Advance the schedule by one step, even after a step the loss scaler skipped: the rate
+    stays a function of the step number, so the run keeps its OneCycle curve (and a resumed
+    run its numbers). PyTorch warns when the very first optimizer step was skipped, as happens
+    while fp16's loss scale settles; that skip is intended, so the warning is dropped."""
+    if not scaler.is_enabled():
+        scheduler.step()
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` "
+                                                  r"before `optimizer\.step\(\)`")
+        scheduler.step()
+
+
 def train_epoch(model: nn.Module, loader, optimizer, scheduler, criterion, scaler,
                 precision: Precision, device: torch.device, channels_last: bool,
                 epoch: int, progress: bool = True) -> dict:
@@ -154,9 +190,9 @@ def train_epoch(model: nn.Module, loader, optimizer, scheduler, criterion, scale
             loss = criterion(logits, labels)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        scheduler.step()
+        scaler.step(optimizer)  # with fp16, skipped when a gradient overflowed
+        scaler.update()  # ... and the loss scale halved
+        step_schedule(scheduler, scaler)
 
         # Python numbers only from here on: no tensor (or its graph) outlives the step.
         batch_loss = loss.item()

@@ -18,10 +18,10 @@ TIMING_KEYS = ("seconds", "train_img_per_s", "peak_memory_mb")
 # The tiny run, as command-line flags and as the Config those flags make (the same settings):
 # width 8, 64 training images in batches of 16 (4 steps an epoch), 32 test images, 3 epochs.
 TINY = dict(width=8, subset=64, test_subset=32, batch_size=16, epochs=3, max_lr=0.05, workers=0,
-            device="cpu", amp=False, eval_batch_size=64)
+            device="cpu", precision="fp32", eval_batch_size=64)
 TINY_FLAGS = ["--preset", "smoke", "--width", "8", "--subset", "64", "--test-subset", "32",
               "--batch-size", "16", "--epochs", "3", "--max-lr", "0.05", "--workers", "0",
-              "--device", "cpu", "--no-amp", "--eval-batch-size", "64", "--quiet"]
+              "--device", "cpu", "--precision", "fp32", "--eval-batch-size", "64", "--quiet"]
 
 
 def tiny_config(**changes) -> Config:

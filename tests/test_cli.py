@@ -156,8 +156,8 @@ def test_train_then_resume_a_finished_run(files, capsys, tmp_path, trained_run):
 
 def test_flags_cover_every_config_field():
     parser = cli.build_parser()
-    args = parser.parse_args(["train", "--epochs", "3", "--no-amp", "--max-lr", "0.1"])
-    assert (args.epochs, args.amp, args.max_lr, args.width) == (3, False, 0.1, None)
+    args = parser.parse_args(["train", "--epochs", "3", "--precision", "fp16", "--max-lr", "0.1"])
+    assert (args.epochs, args.precision, args.max_lr, args.width) == (3, "fp16", 0.1, None)
     flags = {a.dest for a in parser._subparsers._group_actions[0].choices["train"]._actions}
     assert set(tiny_config().to_dict()) <= flags
 
@@ -221,7 +221,7 @@ def test_help_shows_each_presets_value():
 
 def test_find_lr_saves_the_sweep_and_a_captioned_figure(files, capsys, tmp_path):
     argv = ["find-lr", "--preset", "smoke", "--width", "8", "--subset", "64", "--batch-size",
-            "16", "--workers", "0", "--no-amp", "--quiet", "--lr-iters", "20"]
+            "16", "--workers", "0", "--precision", "fp32", "--quiet", "--lr-iters", "20"]
     code, out, err = call(argv + ["--data", files["good"], "--out", tmp_path], capsys)
     assert code == 0, err
     assert (tmp_path / "lr_finder.json").is_file()

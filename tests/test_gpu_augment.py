@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from eraskit import augment
+from eraskit import augment, gpu_augment
 from eraskit.config import Config
 from eraskit.data import MEAN, STD
 from eraskit.gpu_augment import DeviceLoader
@@ -92,8 +92,35 @@ def test_a_run_trains_with_the_batch_path(tmp_path):
     from eraskit import pipeline
     from helpers import synthetic_cifar, tiny_config
 
-    config = tiny_config(gpu_augment=True)
+    config = tiny_config(gpu_augment="on")
     run = pipeline.fit(config, synthetic_cifar(), tmp_path / "run", progress=False,
                        log=lambda *_: None)
     assert [row["epoch"] for row in run.history] == [1, 2, 3]
-    assert run.config.gpu_augment and run.paths.predictions.is_file()
+    assert run.config.gpu_augment == "on" and run.paths.predictions.is_file()
+    assert run.meta["augment"] == "whole batches on the device"
+
+
+CUDA = torch.device("cuda")
+
+
+@pytest.mark.parametrize("cores, expected", [(2, True), (4, True), (5, False), (16, False)])
+def test_auto_augments_on_a_gpu_only_when_the_cores_are_too_few(cores, expected):
+    reason = gpu_augment.batch_augment_reason(Config(), CUDA, cores=cores)
+    assert bool(reason) is expected
+    if expected:
+        assert f"{cores} CPU cores" in reason and "--gpu-augment off" in reason
+    assert gpu_augment.batch_augment_reason(Config(), CPU, cores=cores) == ""
+
+
+def test_on_and_off_are_followed_on_any_device():
+    for device in (CPU, CUDA):
+        assert gpu_augment.batch_augment_reason(Config(gpu_augment="on"), device, cores=16)
+        assert not gpu_augment.batch_augment_reason(Config(gpu_augment="off"), device, cores=2)
+    # one configured worker cannot feed a GPU, however many cores there are
+    assert gpu_augment.batch_augment_reason(Config(workers=1), CUDA, cores=16)
+
+
+def test_the_threshold_follows_the_measured_rates():
+    """3 workers at the measured per-core rate fall short of the measured GPU rate, 4 do not."""
+    rate, need = gpu_augment.ALBUMENTATIONS_IMG_PER_S, gpu_augment.GPU_IMG_PER_S
+    assert 3 * rate < need <= 4 * rate

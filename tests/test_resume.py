@@ -19,7 +19,7 @@ from helpers import (ERASKIT, TIMING_KEYS, save_npz, subprocess_env, synthetic_c
 SETTINGS = dict(subset=128, epochs=3)
 FLAGS = ["--preset", "smoke", "--width", "8", "--subset", "128", "--test-subset", "32",
          "--batch-size", "16", "--epochs", "3", "--max-lr", "0.05", "--workers", "0",
-         "--device", "cpu", "--no-amp", "--eval-batch-size", "64", "--quiet"]
+         "--device", "cpu", "--precision", "fp32", "--eval-batch-size", "64", "--quiet"]
 
 
 def train(npz, out, *extra) -> subprocess.Popen:
