@@ -329,7 +329,9 @@ def check_writable(root: Path) -> None:
 
 # --- one writer at a time --------------------------------------------------------------------
 
-_held: set[str] = set()  # the run folders whose lock this process holds
+# The run folders whose lock this process holds. A POSIX lock belongs to the process and goes
+# when it closes any descriptor of the file: nothing but _lock and _unlock may open a .lock.
+_held: set[str] = set()
 
 
 @contextmanager
