@@ -13,6 +13,11 @@ from .errors import EraskitError
 from .plots import add_caption
 
 
+CLASS_FREE_METHODS = ("eigencam",)  # their map is the activations' main component: no class
+EMPTY = 0.5  # a map scaled to [0, 1] peaks at 1 unless it had no positive value at all
+SCALE_NOTE = "each map is scaled to its own maximum: compare where, not how strongly"
+
+
 def cam_methods() -> dict:
     """Name -> pytorch-grad-cam class, for the methods the kit offers."""
     from pytorch_grad_cam import (EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM,
@@ -59,6 +64,23 @@ def compute_cams(model: nn.Module, images: torch.Tensor, target_classes: Sequenc
     return np.asarray(maps, dtype=np.float32)
 
 
+def is_empty(cam: np.ndarray) -> bool:
+    """Whether a map (H, W) in [0, 1] is all zero: nothing in the layer raised the class score
+    ("no positive evidence"), which the heat map would show as plain blue."""
+    return float(np.max(cam)) < EMPTY
+
+
+def cam_title(method: str, class_name: str, prob: float, cam: np.ndarray,
+              role: str = "") -> str:
+    """A map's panel title: "evidence for cat (pred, 71%)"; methods that ignore the target
+    class say so instead, and an all-zero map says "no positive evidence"."""
+    if method in CLASS_FREE_METHODS:
+        return f"{method}: main component\n(ignores the class)"
+    if is_empty(cam):
+        return f"no positive evidence\nfor {class_name} ({role}{prob:.0%})"
+    return f"evidence for {class_name}\n({role}{prob:.0%})"
+
+
 def overlay(rgb: np.ndarray, cam: np.ndarray, image_weight: float = 0.5) -> np.ndarray:
     """rgb (H, W, 3) in [0, 1] with the cam (H, W) drawn over it as a heat map, in [0, 1]."""
     from pytorch_grad_cam.utils.image import show_cam_on_image
@@ -70,25 +92,27 @@ def overlay(rgb: np.ndarray, cam: np.ndarray, image_weight: float = 0.5) -> np.n
 def plot_gradcam_gallery(rgb: np.ndarray, cams_pred: np.ndarray, cams_true: np.ndarray,
                          labels: np.ndarray, probs: np.ndarray, classes: Sequence[str],
                          per_row: int = 2, caption: Optional[str] = None,
-                         title: Optional[str] = None) -> plt.Figure:
+                         title: Optional[str] = None, method: str = "gradcam") -> plt.Figure:
     """Each example as three panels: the image, the CAM of the predicted class, the CAM of
-    the true class. rgb (N, H, W, 3), cams (N, H, W), labels (N,), probs (N, C)."""
+    the true class. rgb (N, H, W, 3), cams (N, H, W), labels (N,), probs (N, C). Each map is
+    scaled to its own maximum (the title says so); `method` names what the maps show."""
     preds = probs.argmax(axis=1)
     rows = int(np.ceil(len(rgb) / per_row))
-    fig, axes = plt.subplots(rows, 3 * per_row, figsize=(2.1 * 3 * per_row, 2.35 * rows),
+    fig, axes = plt.subplots(rows, 3 * per_row, figsize=(2.1 * 3 * per_row, 2.75 * rows + 0.5),
                              squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for i in range(len(rgb)):
         r, c = divmod(i, per_row)
         p, t = preds[i], labels[i]
-        panels = ((rgb[i], f"true {classes[t]}, pred {classes[p]}"),
-                  (overlay(rgb[i], cams_pred[i]), f"pred: {classes[p]} ({probs[i, p]:.0%})"),
-                  (overlay(rgb[i], cams_true[i]), f"true: {classes[t]} ({probs[i, t]:.0%})"))
+        panels = ((rgb[i], f"true {classes[t]}\npred {classes[p]}"),
+                  (overlay(rgb[i], cams_pred[i]),
+                   cam_title(method, classes[p], probs[i, p], cams_pred[i], "pred, ")),
+                  (overlay(rgb[i], cams_true[i]),
+                   cam_title(method, classes[t], probs[i, t], cams_true[i], "true, ")))
         for k, (image, text) in enumerate(panels):
             axes[r, 3 * c + k].imshow(image)
             axes[r, 3 * c + k].set_title(text, fontsize=9)
-    if title:
-        fig.suptitle(title)
+    fig.suptitle(f"{title}\n{SCALE_NOTE}" if title else SCALE_NOTE, fontsize=10)
     fig.tight_layout()
     return add_caption(fig, caption)

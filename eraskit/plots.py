@@ -20,10 +20,14 @@ def denormalize(images: torch.Tensor | np.ndarray) -> np.ndarray:
 
 
 def add_caption(fig: plt.Figure, caption: Optional[str]) -> plt.Figure:
-    """Write where the figure came from along its bottom edge."""
+    """Write where the figure came from along its bottom edge (a warning may follow on a
+    line of its own)."""
     if caption:
+        lines = caption.count("\n") + 1
         fig.text(0.5, 0.002, caption, ha="center", va="bottom", fontsize=8, color="0.35")
-        fig.subplots_adjust(bottom=max(fig.subplotpars.bottom, 0.35 / fig.get_figheight()))
+        # lay the panels out again above the caption's strip, rather than squeezing them
+        # upwards, which made the titles of a grid's second row run into the first row
+        fig.tight_layout(rect=(0, (0.05 + 0.15 * lines) / fig.get_figheight(), 1, 1))
     return fig
 
 
@@ -44,37 +48,78 @@ def plot_history(history: list[dict], caption: Optional[str] = None) -> plt.Figu
                      f"{100 * best['test_acc']:.2f}% at epoch {best['epoch']})",
                xlabel="epoch", ylabel="%")
     for ax in (ax_loss, ax_acc):
-        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+        if len(epochs) <= 10:  # a tick on every epoch (with one epoch, the locator alone
+            ax.set_xticks(epochs)  # would invent fractional ones)
+            ax.set_xlim(epochs[0] - 0.5, epochs[-1] + 0.5)
+        else:
+            ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
     return add_caption(fig, caption)
 
 
-def plot_lr_schedule(rates: np.ndarray, steps_per_epoch: int,
-                     caption: Optional[str] = None) -> plt.Figure:
-    """The rate used at each training step, on an epoch axis."""
+def plot_lr_schedule(rates: np.ndarray, steps_per_epoch: int, caption: Optional[str] = None,
+                     max_lr: Optional[float] = None) -> plt.Figure:
+    """The rate used at each training step, on an epoch axis; `max_lr`, when given, is drawn
+    as a dotted line (the steps may fall between the schedule's peak and miss it a little)."""
     fig, ax = plt.subplots(figsize=(7, 3.5))
     ax.plot(np.arange(len(rates)) / steps_per_epoch, rates)
-    ax.set(title=f"OneCycle learning rate (peak {max(rates):.3g})", xlabel="epoch",
-           ylabel="learning rate")
+    if max_lr is None:
+        title = f"OneCycle learning rate (peak {max(rates):.3g})"
+    else:
+        ax.axhline(max_lr, color="tab:red", ls=":", lw=1)
+        title = f"OneCycle learning rate (max LR {max_lr:.3g}, dotted)"
+    ax.set(title=title, xlabel="epoch", ylabel="learning rate",
+           xlim=(0, len(rates) / steps_per_epoch))
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))  # whole epochs, even for 1 or 2
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return add_caption(fig, caption)
 
 
 def plot_lr_finder(result: dict, caption: Optional[str] = None) -> plt.Figure:
-    """The range test's smoothed loss against the rate, with the suggestion marked."""
+    """The range test read as the rule reads it: each step's raw loss, the smoothed curve,
+    the descent shaded up to its floor, and the peak it gives (a fallback says so)."""
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(result["lrs"], result["losses"])
+    lrs, losses = np.asarray(result["lrs"]), np.asarray(result["losses"])
+    if result.get("raw_losses"):
+        ax.plot(lrs[:len(result["raw_losses"])], result["raw_losses"][:len(lrs)], color="0.75",
+                lw=0.8, label="loss of each step")
+    ax.plot(lrs[:len(losses)], losses, color="tab:blue", label="smoothed (centred average)")
     ax.set_xscale("log")
-    marks = (("suggested_lr", "suggested max LR", "tab:red"),
-             ("min_loss_lr", "loss minimum", "tab:orange"),
-             ("steepest_lr", "steepest descent", "tab:gray"))
-    for key, label, color in marks:
-        if result.get(key):
-            ax.axvline(result[key], color=color, ls="--", label=f"{label}: {result[key]:.3g}")
-    ax.set(title="LR range test", xlabel="learning rate (log scale)", ylabel="smoothed loss")
+    floor, peak = result.get("floor_lr"), result["suggested_lr"]
+    if floor and result.get("evidence", "ok") == "ok":
+        top = int(np.argmax(losses[:int(np.searchsorted(lrs, floor)) + 1]))
+        ax.axvspan(lrs[top], floor, color="tab:green", alpha=0.12, label="the loss falls")
+        ax.axvline(floor, color="tab:orange", ls="--", label=f"floor reached: {floor:.3g}")
+        label = f"max LR = {result['factor']:.3g} x floor = {peak:.3g}"
+    else:
+        label = f"max LR (safe fallback): {peak:.3g}"
+    if result.get("min_loss_lr"):
+        ax.axvline(result["min_loss_lr"], color="0.4", ls=":",
+                   label=f"lowest smoothed loss: {result['min_loss_lr']:.3g}")
+    ax.axvline(peak, color="tab:red", ls="--", label=label)
+    title = "LR range test"
+    if result.get("warm_up_steps") and result.get("evidence", "ok") == "ok":
+        title += f": factor {result['factor']:.3g} for a {result['warm_up_steps']}-step warm-up"
+    elif result.get("evidence") not in (None, "ok"):
+        title += f": the sweep gave no usable curve ({result['evidence']})"
+    ax.set(title=title, xlabel="learning rate (log scale)", ylabel="training loss")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    return add_caption(fig, caption)
+
+
+def plot_range_tests(curves: dict[str, tuple[Sequence[float], Sequence[float]]],
+                     caption: Optional[str] = None) -> plt.Figure:
+    """Several range tests' loss against the rate (log scale): {label: (lrs, losses)}."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, (lrs, losses) in curves.items():
+        ax.plot(lrs, losses, label=label)
+    ax.set_xscale("log")
+    ax.set(title="LR range tests compared", xlabel="learning rate (log scale)", ylabel="loss")
     ax.legend()
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
@@ -82,27 +127,31 @@ def plot_lr_finder(result: dict, caption: Optional[str] = None) -> plt.Figure:
 
 
 def plot_image_grid(rgb: np.ndarray, titles: Sequence[str], columns: int = 5,
-                    caption: Optional[str] = None, size: float = 2.0) -> plt.Figure:
-    """rgb (N, H, W, 3) in [0, 1] as a grid, one title per image."""
+                    caption: Optional[str] = None, size: float = 2.0,
+                    title: Optional[str] = None) -> plt.Figure:
+    """rgb (N, H, W, 3) in [0, 1] as a grid, one title per image, `title` above them all."""
     rows = int(np.ceil(len(rgb) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * 1.3 * rows),
+    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * 1.45 * rows + 0.3),
                              squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, image, title in zip(axes.flat, rgb, titles):
+    for ax, image, text in zip(axes.flat, rgb, titles):
         ax.imshow(image)
-        ax.set_title(title, fontsize=9)
+        ax.set_title(text, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return add_caption(fig, caption)
 
 
 def plot_misclassified(rgb: np.ndarray, labels: np.ndarray, probs: np.ndarray,
-                       classes: Sequence[str], caption: Optional[str] = None) -> plt.Figure:
+                       classes: Sequence[str], caption: Optional[str] = None,
+                       title: str = "Misclassified test images") -> plt.Figure:
     """Wrongly classified images with true class, predicted class and its probability."""
     preds = probs.argmax(axis=1)
     titles = [f"true: {classes[t]}\npred: {classes[p]} ({probs[i, p]:.0%})"
               for i, (t, p) in enumerate(zip(labels, preds))]
-    return plot_image_grid(rgb, titles, caption=caption)
+    return plot_image_grid(rgb, titles, caption=caption, title=title)
 
 
 def plot_confusion(labels: np.ndarray, preds: np.ndarray, classes: Sequence[str],
@@ -128,11 +177,16 @@ def plot_per_class_accuracy(labels: np.ndarray, preds: np.ndarray, classes: Sequ
     acc = 100 * per_class_accuracy(labels, preds, len(classes))
     fig, ax = plt.subplots(figsize=(8, 3.8))
     bars = ax.bar(classes, acc, color="tab:blue")
-    ax.bar_label(bars, fmt="%.1f", fontsize=8)
     overall = 100 * float((labels == preds).mean())
-    ax.axhline(overall, color="tab:red", ls="--", label=f"overall {overall:.2f}%")
-    # headroom above 100% for the bar labels; the legend sits outside, clear of every bar
-    ax.set(title="Test accuracy per class", ylabel="%", ylim=(max(0, acc.min() - 15), 108))
+    ax.axhline(overall, color="tab:red", ls="--", label=f"overall {overall:.2f}%", zorder=1)
+    # on a white patch above the dashed line, so a bar ending near it keeps a readable label
+    labels_ = ax.bar_label(bars, fmt="%.1f", fontsize=8, padding=2, zorder=3,
+                           bbox=dict(facecolor="white", edgecolor="none", pad=0.5))
+    for text in labels_:
+        text.set_zorder(3)
+    # bars from 0, so their heights compare; headroom above 100% for the labels; the legend
+    # sits outside, clear of every bar
+    ax.set(title="Test accuracy per class", ylabel="%", ylim=(0, 110))
     ax.tick_params(axis="x", rotation=30)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     fig.tight_layout()
@@ -170,5 +224,6 @@ def plot_samples_per_class(images: np.ndarray, labels: np.ndarray, classes: Sequ
         for ax in row[len(chosen):]:
             ax.spines[:].set_visible(False)
         row[0].set_ylabel(classes[c], rotation=0, ha="right", va="center", fontsize=9)
+    fig.suptitle(f"{per_class} random training images per class", fontsize=11)
     fig.tight_layout()
     return add_caption(fig, caption)

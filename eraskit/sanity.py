@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Optional, Sequence
 
 import matplotlib.pyplot as plt
@@ -23,9 +24,12 @@ from .plots import add_caption
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman rank correlation of two maps (any shape), in [-1, 1]."""
+    """Spearman rank correlation of two maps (any shape), in [-1, 1]; 0 when either map is
+    constant (an empty map ranks nothing)."""
     from scipy.stats import spearmanr
 
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return 0.0
     rho = spearmanr(a.ravel(), b.ravel()).statistic
     return 0.0 if np.isnan(rho) else float(rho)
 
@@ -59,7 +63,12 @@ def road_scores(model: nn.Module, images: torch.Tensor, cams: np.ndarray,
     model.eval()
     device = next(model.parameters()).device
     targets = [ClassifierOutputSoftmaxTarget(int(c)) for c in target_classes]
-    scores = ROADCombined(percentiles=list(percentiles))(images.to(device), cams, targets, model)
+    with warnings.catch_warnings():
+        # ROAD's imputer hands torch tensors to numpy functions, which NumPy 2 deprecates
+        warnings.filterwarnings("ignore", message="__array_wrap__ must accept context",
+                                category=DeprecationWarning)
+        scores = ROADCombined(percentiles=list(percentiles))(images.to(device), cams, targets,
+                                                             model)
     return np.asarray(scores, dtype=np.float64).reshape(-1)
 
 

@@ -37,12 +37,13 @@ if "google.colab" in sys.modules:  # Colab lacks the kit, grad-cam and torch-lr-
 # %%
 import numpy as np
 
-from eraskit import augment, pipeline, plots, report
+from eraskit import augment, exercises, pipeline, plots, report
 from eraskit import notebook as nb
 from eraskit.config import Config
 from eraskit.data import MEAN, STD, channel_stats, load_cifar10
 
 nb.show_errors_briefly()  # a problem with your settings prints one line saying what to change
+nb.report_unknown_env()  # names a misspelt ERASKIT_* variable, which would change nothing
 
 # %% [markdown]
 # ## Parameters
@@ -77,8 +78,12 @@ print(f"classes: {', '.join(data.classes)}")
 
 # %%
 source = report.data_name(data.source)
-train_fig = plots.plot_class_balance(data.y_train, data.classes, "Training images per class", source)
-test_fig = plots.plot_class_balance(data.y_test, data.classes, "Test images per class", source)
+train_caption = f"{len(data.y_train):,} training images of {source}"
+test_caption = f"{len(data.y_test):,} test images of {source}"
+train_fig = plots.plot_class_balance(data.y_train, data.classes, "Training images per class",
+                                     train_caption)
+test_fig = plots.plot_class_balance(data.y_test, data.classes, "Test images per class",
+                                    test_caption)
 
 # %% [markdown]
 # ## 3. What the classes look like
@@ -89,7 +94,7 @@ test_fig = plots.plot_class_balance(data.y_test, data.classes, "Test images per 
 
 # %%
 fig = plots.plot_samples_per_class(data.x_train, data.y_train, data.classes, per_class=8,
-                                   caption=f"training images, {source}")
+                                   caption=train_caption)
 
 # %% [markdown]
 # ## 4. Augmentation: one image, many versions
@@ -106,7 +111,7 @@ image, label = data.x_train[IMAGE], data.y_train[IMAGE]
 versions = [image] + [transform(image=image)["image"] for _ in range(9)]
 titles = [f"original {data.classes[label]}"] + [f"augmented {i}" for i in range(1, 10)]
 fig = plots.plot_image_grid(np.stack(versions) / 255, titles,
-                            caption=f"training image {IMAGE}, {source}")
+                            caption=f"training image {IMAGE} of {train_caption}")
 
 # %% [markdown]
 # ## 5. The numbers used for normalisation
@@ -121,6 +126,31 @@ fig = plots.plot_image_grid(np.stack(versions) / 255, titles,
 mean, std = channel_stats(data.x_train)
 nb.table(["channel", "mean of these images", "MEAN (constant)", "std of these images",
           "STD (constant)"], zip("RGB", mean, MEAN, std, STD))
+
+# %% [markdown]
+# ## Exercises
+# 1. **Normalise one image yourself.** Take training image `IMAGE` (`data.x_train[IMAGE]`,
+#    uint8, height x width x channels), apply `(pixel / 255 - MEAN) / STD` per channel with
+#    numpy, and move the channels first (`.transpose(2, 0, 1)`), which is the (3, 32, 32)
+#    layout the network reads. Check it against the kit's test-time transform:
+
+# %%
+ANSWER = None  # image IMAGE, normalised, as a (3, 32, 32) array
+exercises.check("normalized_image", ANSWER, data, IMAGE)
+
+# %% [markdown]
+# 2. **Which class is brightest?** Compute the mean pixel value of each class's training
+#    images, in [0, 1] (`data.x_train[data.y_train == c]` holds class `c`'s images), as an
+#    array of 10 numbers, and check it. Does the brightest class surprise you?
+
+# %%
+ANSWER = None  # the mean brightness of each class: an array of 10 numbers in [0, 1]
+exercises.check("brightness_per_class", ANSWER, data)
+
+# %% [markdown]
+# 3. **Augmentation without the hole.** Build the transform of step 4 from
+#    `config.replace(cutout=0)` and draw the ten versions again. Notebook 03's exercises
+#    measure what the hole is worth.
 
 # %% [markdown]
 # ## Next

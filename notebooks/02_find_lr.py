@@ -40,29 +40,37 @@ if "google.colab" in sys.modules:  # Colab lacks the kit, grad-cam and torch-lr-
                     "eraskit @ git+https://github.com/eraskit/eraskit"], check=True)
 
 # %%
-from eraskit import lr_finder, pipeline, plots, report
+from torch_lr_finder import LRFinder
+
+from eraskit import exercises, lr_finder, pipeline, plots, report, train
 from eraskit import notebook as nb
-from eraskit.config import Config
+from eraskit.config import preset
 from eraskit.data import load_cifar10
 
 nb.show_errors_briefly()  # a problem with your settings prints one line saying what to change
+nb.report_unknown_env()  # names a misspelt ERASKIT_* variable, which would change nothing
 
 # %% [markdown]
 # ## Parameters
-# These are the settings of the run, the same as in notebook 03: the rate found here suits
-# these settings only, and a run folder keeps the settings it was started with. To change
-# one, change it here and in notebook 03 alike, or use a new `RUN_DIR`. Each value can also
-# be set from outside through an environment variable `ERASKIT_<NAME>` (the tests run a small
-# version of every notebook that way).
+# The settings of the run, the same as in notebook 03: the rate found here suits these
+# settings only. `PRESET` picks a whole set of them, as
+# `--preset` does on the command line: `"full"` is the assignment (20 epochs, width 64, all
+# 50,000 images, batch 512), `"cpu"` trains width 16 on 10,000 images in batches of 256, and
+# `"smoke"` only checks that every step runs. A setting left at `None` takes the preset's
+# value; give it a value to change just that one. A run folder keeps the settings it was
+# started with: to change one, change it in notebook 02 too, or use a new `RUN_DIR`. Each
+# value can also be set from outside through an environment variable `ERASKIT_<NAME>`; the
+# cell then prints which values came from there (the tests run every notebook small that way).
 
 # %% tags=["parameters"]
-EPOCHS = nb.from_env("EPOCHS", 20)  # passes over the training set
-WIDTH = nb.from_env("WIDTH", 64)  # channels of the first stage; 64 is the standard ResNet-18
-SUBSET = nb.from_env("SUBSET", None)  # training images; None = all 50,000
-TEST_SUBSET = nb.from_env("TEST_SUBSET", None)  # test images; None = all 10,000
-BATCH_SIZE = nb.from_env("BATCH_SIZE", 512)  # images per training step
+PRESET = nb.from_env("PRESET", "full")  # "full" (the assignment), "cpu" or "smoke"
+EPOCHS = nb.from_env("EPOCHS", None)  # passes over the training set; None = the preset's
+WIDTH = nb.from_env("WIDTH", None)  # channels of the first stage (64 = the standard ResNet-18)
+SUBSET = nb.from_env("SUBSET", None)  # training images; None = the preset's (full: all 50,000)
+TEST_SUBSET = nb.from_env("TEST_SUBSET", None)  # test images; None = the preset's
+BATCH_SIZE = nb.from_env("BATCH_SIZE", None)  # images per training step; None = the preset's
 MAX_LR = nb.from_env("MAX_LR", None)  # OneCycle's peak rate; None = the LR range test's choice
-LR_ITERS = nb.from_env("LR_ITERS", 100)  # training steps of the LR range test (at least 17)
+LR_ITERS = nb.from_env("LR_ITERS", None)  # steps of the LR range test; None = the preset's
 RUN_DIR = nb.from_env("RUN_DIR", "runs/resnet18")  # the run folder notebooks 02-05 share
 DATA = nb.from_env("DATA", None)  # a CIFAR-10 .npz file; None = download the official files
 DRIVE = nb.from_env("DRIVE", True)  # on Colab, keep the run folder in your Google Drive
@@ -75,10 +83,18 @@ DRIVE = nb.from_env("DRIVE", True)  # on Colab, keep the run folder in your Goog
 # runs on its own machine and only Drive is shared between them.
 
 # %%
-config = Config(epochs=EPOCHS, width=WIDTH, subset=SUBSET, test_subset=TEST_SUBSET,
+config = preset(PRESET, epochs=EPOCHS, width=WIDTH, subset=SUBSET, test_subset=TEST_SUBSET,
                 batch_size=BATCH_SIZE, max_lr=MAX_LR, lr_iters=LR_ITERS)
 data = load_cifar10(DATA)
 RUN_DIR = nb.run_folder(RUN_DIR, drive=DRIVE)
+
+# %% [markdown]
+# Before spending minutes on the range test, check that these settings can train at all:
+# OneCycle needs a warm-up of more than one step (a tiny subset with a large batch and few
+# epochs has too few steps). Notebook 03 would refuse such settings after the test had run.
+
+# %%
+train.check_warm_up(config, nb.steps_per_epoch(config, data))
 
 # %% [markdown]
 # ## 2. Run the LR range test
@@ -120,6 +136,74 @@ help(lr_finder.suggest)
 # %%
 print(f"suggested max LR {result['suggested_lr']:.3g} ({result['rule']}); "
       f"steepest descent at {result['steepest_lr']:.3g}")
+
+# %% [markdown]
+# ## 5. The range test in the open
+# `pipeline.find_lr` is a thin layer over torch-lr-finder. Here is the library itself, on a
+# fresh network built the same way: `LRFinder` wraps the model, optimizer and loss;
+# `range_test` trains for `num_iter` steps while the rate rises exponentially (`step_mode=
+# "exp"`) from `start_lr` to `end_lr`, stopping early if the loss explodes; `history` holds
+# the rate and the loss of every step; `reset` puts the model and optimizer back as they were
+# before the test (the test trains both). The sweep covers the rates the kit's test covered.
+
+# %%
+device = train.resolve_device(config.device)
+kept, _ = pipeline.prepare(config, data)
+loader = pipeline.make_train_loader(kept.x_train, kept.y_train, config, device)
+model = pipeline.build_model(config, len(data.classes), device)
+optimizer = train.make_optimizer(model, config, lr=result["lrs"][0])
+
+# %%
+finder = LRFinder(model, optimizer, train.make_criterion(config), device=device)
+finder.range_test(loader, start_lr=result["lrs"][0], end_lr=result["lrs"][-1],
+                  num_iter=len(result["lrs"]), step_mode="exp")
+history = finder.history  # {"lr": [...], "loss": [...]}, one entry per step
+finder.reset()  # the model and optimizer as they were before the test
+
+# %% [markdown]
+# The two curves on one plot. **Look for:** the same shape, falling then shooting up at
+# about the same rate. They differ in detail because torch-lr-finder smooths the loss
+# (`smooth_f=0.05`, an exponential average over about 20 steps, which lags behind the raw
+# loss and shifts its minimum to the right) and because the kit's test ran under the
+# precision of the run (bf16 on a recent GPU) where this one runs in fp32.
+
+# %%
+curves = {"pipeline.find_lr (raw loss)": (result["lrs"], result["raw_losses"]),
+          "LRFinder (smoothed loss)": (history["lr"], history["loss"])}
+fig = plots.plot_range_tests(curves, report.setup_caption(config, data))
+
+# %% [markdown]
+# ## 6. Why a range test is not the schedule
+# The range test and OneCycle use the rate very differently. The test pushes an *untrained*
+# network through a few dozen steps at ever larger rates; past a point that network breaks
+# down. OneCycle instead starts at `max_lr / 25` and climbs to its peak over the first quarter
+# of training (5 of 20 epochs, hundreds of steps). During that warm-up the weights grow into
+# a region where the loss is smoother and the BatchNorm statistics settle, so by the time
+# OneCycle reaches its peak the network tolerates rates that would have wrecked it on the
+# first step. That is why the peak is read from the curve with a margin, not taken at the
+# point where the untrained network diverged, and why a very short run (a short warm-up)
+# deserves a lower peak than a long one.
+
+# %% [markdown]
+# ## Exercises
+# 1. **The exponential sweep.** The test's rate rises by the same factor at every step,
+#    from `start_lr` at step 0 to `end_lr` at step `num_iter - 1`. Compute the rate of step
+#    9 (the tenth) from `result["lrs"][0]` (the start), `result["lrs"][-1]` and
+#    `len(result["lrs"])`, without reading `result["lrs"][9]`, and check it:
+
+# %%
+ANSWER = None  # the rate of step 9
+exercises.check("sweep_rate", ANSWER, history["lr"], 9)
+
+# %% [markdown]
+# 2. **The batch size moves the rate.** Set `BATCH_SIZE = 128` and a new `RUN_DIR` (say
+#    `"runs/batch128"`) in the parameters, and run the notebook again. Does the suggested
+#    peak go up or down? Larger batches average the gradient over more images, so its noise
+#    is smaller and a larger step is safe; the usual rule of thumb scales the rate with the
+#    batch size.
+# 3. **Read the raw curve yourself.** `history["loss"]` is a plain list: find the rate where it
+#    is lowest (`history["lr"][int(np.argmin(history["loss"]))]`, after `import numpy as
+#    np`), and compare it with the loss minimum marked in the figure of section 3.
 
 # %% [markdown]
 # ## Next

@@ -21,9 +21,12 @@
 # schedule, then read its learning curves. The run folder this notebook writes (settings,
 # checkpoint, history, test predictions) is what notebooks 04 and 05 analyse.
 #
+# Before the real run, the notebook builds the loop's pieces with the kit's own functions and
+# takes a few training steps by hand, so that you see every line of what `pipeline.fit` does.
+#
 # On Colab, pick a GPU first (Runtime > Change runtime type > GPU): 20 epochs take minutes
-# there. On a CPU, try the `cpu` preset's values below: `WIDTH = 16`, `SUBSET = 10000`,
-# `BATCH_SIZE = 256`.
+# there. On a CPU, set `PRESET = "cpu"` below (a narrow network on a fifth of the data, under
+# an hour on two cores) or `"smoke"` (a one-minute check that every step runs).
 
 # %% [markdown]
 # ## Setup
@@ -39,85 +42,178 @@ if "google.colab" in sys.modules:  # Colab lacks the kit, grad-cam and torch-lr-
                     "eraskit @ git+https://github.com/eraskit/eraskit"], check=True)
 
 # %%
+import inspect
 from pathlib import Path
 
-from eraskit import pipeline, plots, report, train
+from IPython.display import Code
+
+from eraskit import exercises, pipeline, plots, report, train
 from eraskit import notebook as nb
-from eraskit.config import Config
+from eraskit.config import preset
 from eraskit.data import load_cifar10
-from eraskit.model import ResNet18, summarize
+from eraskit.model import summarize
 
 nb.show_errors_briefly()  # a problem with your settings prints one line saying what to change
+nb.report_unknown_env()  # names a misspelt ERASKIT_* variable, which would change nothing
 
 # %% [markdown]
 # ## Parameters
-# The settings of the run, the same as in notebook 02. A run folder keeps the settings it
-# was started with: to change one, change it in notebook 02 too, or use a new `RUN_DIR`. Each
-# value can also be set from outside through an environment variable `ERASKIT_<NAME>` (the
-# tests run a small version of every notebook that way).
+# The settings of the run, the same as in notebook 02. `PRESET` picks a whole set of them, as
+# `--preset` does on the command line: `"full"` is the assignment (20 epochs, width 64, all
+# 50,000 images, batch 512), `"cpu"` trains width 16 on 10,000 images in batches of 256, and
+# `"smoke"` only checks that every step runs. A setting left at `None` takes the preset's
+# value; give it a value to change just that one. A run folder keeps the settings it was
+# started with: to change one, change it in notebook 02 too, or use a new `RUN_DIR`. Each
+# value can also be set from outside through an environment variable `ERASKIT_<NAME>`; the
+# cell then prints which values came from there (the tests run every notebook small that way).
 
 # %% tags=["parameters"]
-EPOCHS = nb.from_env("EPOCHS", 20)  # passes over the training set
-WIDTH = nb.from_env("WIDTH", 64)  # channels of the first stage; 64 is the standard ResNet-18
-SUBSET = nb.from_env("SUBSET", None)  # training images; None = all 50,000
-TEST_SUBSET = nb.from_env("TEST_SUBSET", None)  # test images; None = all 10,000
-BATCH_SIZE = nb.from_env("BATCH_SIZE", 512)  # images per training step
+PRESET = nb.from_env("PRESET", "full")  # "full" (the assignment), "cpu" or "smoke"
+EPOCHS = nb.from_env("EPOCHS", None)  # passes over the training set; None = the preset's
+WIDTH = nb.from_env("WIDTH", None)  # channels of the first stage (64 = the standard ResNet-18)
+SUBSET = nb.from_env("SUBSET", None)  # training images; None = the preset's (full: all 50,000)
+TEST_SUBSET = nb.from_env("TEST_SUBSET", None)  # test images; None = the preset's
+BATCH_SIZE = nb.from_env("BATCH_SIZE", None)  # images per training step; None = the preset's
 MAX_LR = nb.from_env("MAX_LR", None)  # OneCycle's peak rate; None = the LR range test's choice
-LR_ITERS = nb.from_env("LR_ITERS", 100)  # training steps of the LR range test (at least 17)
+LR_ITERS = nb.from_env("LR_ITERS", None)  # steps of the LR range test; None = the preset's
 RUN_DIR = nb.from_env("RUN_DIR", "runs/resnet18")  # the run folder notebooks 02-05 share
 DATA = nb.from_env("DATA", None)  # a CIFAR-10 .npz file; None = download the official files
 DRIVE = nb.from_env("DRIVE", True)  # on Colab, keep the run folder in your Google Drive
 
 # %% [markdown]
 # ## 1. Settings and data
-# Every hyperparameter lives in one `Config`. The table lists them all, with the defaults
-# for the ones not set above; the run saves it as `config.json`, so notebooks 04 and 05
-# rebuild the same model without repeating any setting.
+# Every hyperparameter lives in one `Config`. The table lists them all: the preset's values
+# with yours on top. The run saves it as `config.json`, so notebooks 04 and 05 rebuild the
+# same model without repeating any setting.
 
 # %%
-config = Config(epochs=EPOCHS, width=WIDTH, subset=SUBSET, test_subset=TEST_SUBSET,
+config = preset(PRESET, epochs=EPOCHS, width=WIDTH, subset=SUBSET, test_subset=TEST_SUBSET,
                 batch_size=BATCH_SIZE, max_lr=MAX_LR, lr_iters=LR_ITERS)
 data = load_cifar10(DATA)
 RUN_DIR = nb.run_folder(RUN_DIR, drive=DRIVE)
 nb.table(["setting", "value"], config.to_dict().items())
 
 # %% [markdown]
-# ## 2. The model
-# The CIFAR version of ResNet-18: a 3x3 first convolution and no max-pool, because the
-# images are only 32x32, then four stages of two residual blocks each. **Look for:** each
-# stage halves the height and width and doubles the channels, and almost all parameters
-# sit in the last two stages.
+# ## 2. The pieces of the loop
+# Training needs five things, and the kit builds each with one function, the same ones
+# `pipeline.fit` calls below. First the device (a GPU if there is one), the training images
+# (the config's class-balanced subset) and the loader that serves them in shuffled,
+# augmented batches.
 
 # %%
-print(summarize(ResNet18(config.width)))
+device = train.resolve_device(config.device)
+kept, _ = pipeline.prepare(config, data)
+loader = pipeline.make_train_loader(kept.x_train, kept.y_train, config, device)
+print(f"{len(kept.x_train):,} training images in {len(loader)} batches of {config.batch_size}, "
+      f"on {device}")
 
 # %% [markdown]
-# ## 3. The OneCycle schedule
-# The learning rate changes at every step: it warms up from `max_lr / 25` to `max_lr` over
-# the first quarter of training, then anneals along a cosine to almost zero. Warming up
-# lets the untrained network reach a high rate without diverging; the long, slow end lets
-# it settle into a good minimum. `max_lr` is `MAX_LR` if you set it, else the suggestion
-# notebook 02 saved (if notebook 02 was skipped, the LR range test runs here first).
+# Then the model: the CIFAR version of ResNet-18, a 3x3 first convolution and no max-pool,
+# because the images are only 32x32, then four stages of two residual blocks each.
+# **Look for:** each stage halves the height and width and doubles the channels, and almost
+# all parameters sit in the last two stages.
+
+# %%
+model = pipeline.build_model(config, len(data.classes), device)
+print(summarize(model))
+
+# %% [markdown]
+# ## 3. Optimizer, schedule and loss
+# The optimizer is SGD with Nesterov momentum; its two parameter groups show that the
+# convolution and linear weights get weight decay and the BatchNorm parameters and biases do
+# not. The scheduler is OneCycle: it sets the optimizer's rate at every step, warming up from
+# `max_lr / 25` to `max_lr` over the first quarter of training, then annealing along a cosine
+# to almost zero. Warming up lets the untrained network reach a high rate without diverging;
+# the long, slow end lets it settle into a good minimum. `max_lr` is `MAX_LR` if you set it,
+# else the suggestion notebook 02 saved (if notebook 02 was skipped, the LR range test runs
+# here first). The loss is cross-entropy with label smoothing.
 
 # %%
 max_lr = nb.peak_lr(config, data, RUN_DIR)
-steps = nb.steps_per_epoch(config, data)
-fig = plots.plot_lr_schedule(train.lr_schedule(config, max_lr, steps), steps,
-                             report.setup_caption(config, data))
+optimizer = train.make_optimizer(model, config, lr=max_lr / config.div_factor)
+scheduler = train.make_scheduler(optimizer, config, max_lr, len(loader))
+criterion = train.make_criterion(config)
+print(optimizer, criterion, sep="\n")
 
 # %% [markdown]
-# ## 4. Train
-# `pipeline.fit` runs the plain PyTorch loop of `eraskit/train.py`: for each batch, forward,
-# loss, backward, optimizer step, scheduler step. After every epoch it evaluates on the test
-# set and saves a checkpoint in the run folder. With `resume=True`, running this cell again
-# (after a Colab disconnect, or after stopping it) continues from the last finished epoch
-# instead of starting over; once all epochs are done it just loads the run.
+# The rate of every step of the run, computed with the same function and settings. **Look
+# for:** the peak at `max_lr` after a quarter of the steps (the dotted line).
+
+# %%
+rates = train.lr_schedule(config, max_lr, len(loader))
+fig = plots.plot_lr_schedule(rates, len(loader), report.setup_caption(config, data), max_lr)
+
+# %% [markdown]
+# ## 4. A few training steps by hand
+# One step of training is six lines: the forward pass, the loss, clearing the old gradients,
+# backpropagation, the optimizer's step, and the scheduler's step, which sets the rate of the
+# next step. The rate is read before the scheduler moves it, so it is the rate this step used.
+# **Look for:** batches of shape (batch, 3, 32, 32), a first loss near ln(10) = 2.3 (ten
+# classes, no idea yet), and the rate creeping up: this is the start of the warm-up.
+
+# %%
+used_lrs = []
+for step, (images, labels) in zip(range(1, 6), loader):
+    images, labels = images.to(device), labels.to(device)
+    used_lrs.append(optimizer.param_groups[0]["lr"])  # the rate this step uses
+    loss = criterion(model(images), labels)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+    print(f"step {step}: images {tuple(images.shape)}, loss {loss.item():.3f}, "
+          f"lr {used_lrs[-1]:.3e}")
+
+# %% [markdown]
+# ## 5. The classic check: can the loop overfit one batch?
+# A correct loop and model can memorise a handful of images: train a fresh network on the
+# same 32 images over and over, and the loss must fall towards zero within a few dozen
+# steps. (Plain cross-entropy here: with label smoothing the loss could not go below about
+# 0.5.) If it stays high, something is broken before any question of hyperparameters:
+# labels that do not match their images, a missing `zero_grad` or `optimizer.step`, a model
+# left in eval mode, or a rate far too small or too large. The check takes seconds, and a
+# bug it catches would otherwise cost a whole run.
+
+# %%
+images, labels = next(iter(loader))
+images, labels = images[:32].to(device), labels[:32].to(device)
+probe = pipeline.build_model(config, len(data.classes), device)
+probe_optimizer = train.make_optimizer(probe, config, lr=0.05)  # a fixed, moderate rate
+plain_loss = train.make_criterion(config.replace(label_smoothing=0.0))
+
+# %%
+for step in range(1, 41):
+    loss = plain_loss(probe(images), labels)
+    probe_optimizer.zero_grad()
+    loss.backward()
+    probe_optimizer.step()
+    if step % 10 == 0 or step == 1:
+        print(f"step {step}: loss {loss.item():.3f}")
+
+# %% [markdown]
+# ## 6. The loop the run uses
+# `pipeline.fit` trains with `train.train_epoch`, shown here from the installed kit itself.
+# It is the loop of section 4 plus what a long run needs: the forward pass under autocast
+# (bf16 on a recent GPU), a gradient scaler (used only with fp16), a progress bar, a stop
+# with a clear message if the loss becomes NaN, and running sums for the epoch's mean loss
+# and accuracy.
+
+# %%
+Code(inspect.getsource(train.train_epoch), language="python")
+
+# %% [markdown]
+# ## 7. Train
+# `pipeline.fit` builds the same pieces afresh (the steps above trained a throwaway model)
+# and calls `train_epoch` once per epoch. After every epoch it evaluates on the test set and
+# saves a checkpoint in the run folder. With `resume=True`, running this cell again (after a
+# Colab disconnect, or after stopping it) continues from the last finished epoch instead of
+# starting over; once all epochs are done it just loads the run.
 
 # %%
 run = pipeline.fit(config, data, RUN_DIR, resume=True)
 
 # %% [markdown]
-# ## 5. Learning curves
+# ## 8. Learning curves
 # Loss and accuracy per epoch, on the training and the test set. **Look for:** both losses
 # falling together. Training accuracy is measured on augmented images, so it can stay
 # below test accuracy until the end; a test loss that rises while the training loss keeps
@@ -134,12 +230,40 @@ fig = plots.plot_history(run.history, report.caption(run))
 fig = report.schedule_figure(run)
 
 # %% [markdown]
-# ## 6. The run folder
+# ## 9. The run folder
 # Everything notebooks 04 and 05 need is here; they load it and never retrain.
 
 # %%
 print(f"run folder: {Path(RUN_DIR).resolve()}")
 sorted(path.name for path in run.paths.root.iterdir())
+
+# %% [markdown]
+# ## Exercises
+# 1. **The ends of the schedule.** Which rate does the run's first step use, and its last?
+#    Work them out from `max_lr` and the config's `div_factor` and `final_div_factor` (see
+#    `help(train.make_scheduler)`), put them in `ANSWER` as `[first, last]` and run the cell:
+#    it says whether they match the schedule of section 3.
+
+# %%
+ANSWER = None  # [first rate, last rate]
+exercises.check("first_and_last_rate", ANSWER, rates)
+
+# %% [markdown]
+# 2. **Break the loop on purpose.** In the cell of section 5, delete the line
+#    `probe_optimizer.zero_grad()` and run the two cells again. Gradients now pile up from
+#    step to step: does the loss still fall to zero? Put the line back afterwards.
+# 3. **What does cutout buy?** Train the same run without the 16x16 hole, into a run folder
+#    of its own, and compare the two runs, in a new cell:
+#
+#    ```python
+#    pipeline.fit(config.replace(cutout=0), data, "runs/no-cutout")
+#    print(report.comparison_table([RUN_DIR, "runs/no-cutout"]))
+#    ```
+#
+#    (the same table as `python -m eraskit compare runs/resnet18 runs/no-cutout` on the
+#    command line, in this folder). `PRESET = "cpu"` trains both in under two hours on a CPU.
+#    Which final test accuracy is higher? Which run reaches the higher *training* accuracy,
+#    and why is that no contradiction?
 
 # %% [markdown]
 # ## Next

@@ -38,11 +38,16 @@ if "google.colab" in sys.modules:  # Colab lacks the kit, grad-cam and torch-lr-
                     "eraskit @ git+https://github.com/eraskit/eraskit"], check=True)
 
 # %%
-from eraskit import report
+import numpy as np
+from pytorch_grad_cam import GradCAM
+from pytorch_grad_cam.utils.image import show_cam_on_image
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+from eraskit import exercises, plots, report
 from eraskit import notebook as nb
-from eraskit.data import load_cifar10
 
 nb.show_errors_briefly()  # a problem with your settings prints one line saying what to change
+nb.report_unknown_env()  # names a misspelt ERASKIT_* variable, which would change nothing
 
 # %% [markdown]
 # ## Parameters
@@ -51,34 +56,74 @@ nb.show_errors_briefly()  # a problem with your settings prints one line saying 
 
 # %% tags=["parameters"]
 RUN_DIR = nb.from_env("RUN_DIR", "runs/resnet18")  # the run folder notebook 03 wrote
-DATA = nb.from_env("DATA", None)  # a CIFAR-10 .npz file; None = download the official files
+DATA = nb.from_env("DATA", None)  # a CIFAR-10 .npz file; None = the one the run was trained on
 DRIVE = nb.from_env("DRIVE", True)  # on Colab, read the run folder from your Google Drive
 
 # %% [markdown]
 # ## 1. Load the run
-# If notebook 03 has not trained this run yet, the cell stops with one line saying so.
+# If notebook 03 has not trained this run yet, the cell stops with one line saying so. With
+# `DATA = None` the test images come from the `.npz` file the run was trained on. A run whose
+# test accuracy is close to chance gets a warning: its maps then explain a network that has
+# learned next to nothing, and mean nothing.
 
 # %%
 RUN_DIR = nb.run_folder(RUN_DIR, drive=DRIVE)
 run = nb.require_run(RUN_DIR)
-results = report.load_test_results(RUN_DIR, load_cifar10(DATA))
+results = report.load_test_results(RUN_DIR, nb.analysis_data(run, DATA))
 print(report.caption(run))
+print(report.chance_warning(run) or "")
 
 # %% [markdown]
-# ## 2. The gallery: ten confident mistakes
+# ## 2. One map, by hand
+# The kit computes its maps with the pytorch-grad-cam library; here is the library itself on
+# one image, the network's most confident mistake. `GradCAM` hooks into the layer to map
+# (here `layer3`, whose output is an 8x8 grid); `ClassifierOutputTarget(c)` says that the
+# score to explain is the logit of class `c`; calling the object runs the forward and the
+# backward pass and returns one map per image, each in [0, 1]. `show_cam_on_image` then
+# draws the map over the picture: it wants the picture as float RGB in [0, 1], height x
+# width x channels (hence the denormalisation), and `use_rgb=True` because it is RGB, not
+# OpenCV's BGR. Gradients must be on, so this cannot run under `torch.no_grad()`.
+
+# %%
+model = results.model
+position = int(report.mistakes(results, 1)[0])  # the most confident mistake
+class_idx = int(results.preds[position])  # the class it predicted
+input_tensor = results.normalized([position])  # (1, 3, 32, 32), as the network sees it
+rgb = plots.denormalize(input_tensor)[0]  # (32, 32, 3) float in [0, 1], for the picture
+
+# %%
+cam = GradCAM(model=model, target_layers=[model.layer3])
+grayscale = cam(input_tensor=input_tensor, targets=[ClassifierOutputTarget(class_idx)])[0]
+cam.activations_and_grads.release()  # take the hooks off the model again
+picture = show_cam_on_image(rgb, grayscale, use_rgb=True)  # uint8 (32, 32, 3)
+fig = plots.plot_image_grid(
+    np.stack([rgb, picture / 255]),
+    [f"true {results.classes[results.labels[position]]}",
+     f"evidence for {results.classes[class_idx]}"], columns=2, size=2.6,
+    caption=report.analysis_caption(results), title="Grad-CAM at layer3, by hand")
+
+# %% [markdown]
+# ## 3. The gallery: ten confident mistakes
 # Each mistake in three panels: the image, the evidence for the class the network predicted,
-# and the evidence for the true class. The maps come from `layer3`, whose 8x8 grid shows
-# more detail than layer4's 4x4 (section 3 measures which of the two is more faithful to
+# and the evidence for the true class, computed as above (the first row holds the image of
+# section 2). The maps come from `layer3`, whose 8x8 grid shows
+# more detail than layer4's 4x4 (section 4 measures which of the two is more faithful to
 # what the network uses; the explorer shows both). **Look for:** whether the
 # predicted class's evidence lies on the object or on the background (water under a
 # "ship", sky around an "airplane"), and whether the true class had evidence in the right
 # place that simply lost.
+#
+# What the colours hide: each map is scaled to its own maximum, so red is the strongest
+# evidence *within that map*, and a weak map looks as red as a strong one; compare where the
+# evidence lies, not how much of it there is (the probabilities say that). A map that is
+# blue all over is labelled "no positive evidence": nothing in the layer raised that class's
+# score, which is common for classes the network found very unlikely.
 
 # %%
 fig = report.gradcam_gallery(results, count=10)
 
 # %% [markdown]
-# ## 3. Can these maps be trusted?
+# ## 4. Can these maps be trusted?
 # Two checks on the gallery's images (the scores are also saved as `trust.json` in the run
 # folder):
 #
@@ -99,7 +144,7 @@ nb.table(["check", "value"], [("Spearman rho, trained vs random maps", trust["me
                               ("ROAD, random maps", trust["random_maps"])])
 
 # %% [markdown]
-# ## 4. Explore
+# ## 5. Explore
 # Pick an image (the mistakes, most confident first, or any test image), the class whose
 # evidence to draw, the layer and the method; the figure redraws after each change. Try:
 #
@@ -107,9 +152,29 @@ nb.table(["check", "value"], [("Spearman rho, trained vs random maps", trust["me
 # - **target**: the same image with different classes; the maps of wrong classes are often
 #   weak or sit on a part that looks like that class.
 # - **method**: Grad-CAM's relatives weigh the maps differently (gradcam++ and layercam use
-#   positive gradients, eigencam uses no class at all); where they agree you can trust the map.
+#   positive gradients); where they agree you can trust the map more. eigencam uses no
+#   class at all: it draws the main component of the layer's activations, the same map for
+#   every target, and its panels say so.
 #
 # The widgets need a running kernel: a saved or static copy of the notebook does not show them.
 
 # %%
 nb.gradcam_explorer(results)
+
+# %% [markdown]
+# ## Exercises
+# 1. **A map at layer2.** Compute the Grad-CAM map of the same image and class as in
+#    section 2, but at `layer2` (16x16 activations), with `GradCAM` directly as there, and
+#    check it against the kit's:
+
+# %%
+ANSWER = None  # the (32, 32) map at layer2 of input_tensor for class_idx
+exercises.check("layer2_map", ANSWER, model, input_tensor, class_idx)
+
+# %% [markdown]
+# 2. **The true class's evidence.** In the cell of section 2, map the true class
+#    (`results.labels[position]`) instead of the predicted one. Where does the network see
+#    the true class, and is that evidence weaker, or just elsewhere?
+# 3. **Methods that agree.** In the explorer, pick one mistake and switch between gradcam,
+#    gradcam++ and layercam at layer3. Where they agree the map is more trustworthy; then
+#    pick eigencam and change the target: why does the map not move?

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from eraskit.errors import EraskitError
-from eraskit.gradcam import (cam_methods, compute_cams, overlay, plot_gradcam_gallery,
-                             target_layer)
+from eraskit.gradcam import (SCALE_NOTE, cam_methods, cam_title, compute_cams, is_empty,
+                             overlay, plot_gradcam_gallery, target_layer)
 from eraskit.model import ResNet18
 
 
@@ -83,10 +83,36 @@ def test_gallery_titles_use_class_names_and_the_argmax():
     probs[0, 4], probs[1, 7] = 0.55, 0.55
     probs[0, 1] = 0.1
     labels = np.array([1, 2])
-    cams = np.zeros((2, 32, 32), dtype=np.float32)
+    cams = np.ones((2, 32, 32), dtype=np.float32)
+    cams[1] = 0  # the second image's maps are empty
     fig = plot_gradcam_gallery(np.zeros((2, 32, 32, 3), np.float32), cams, cams, labels, probs,
                                classes, per_row=2, title="gradcam at layer3")
     titles = [ax.get_title() for ax in fig.axes]
-    assert titles == ["true c1, pred c4", "pred: c4 (55%)", "true: c1 (10%)",
-                      "true c2, pred c7", "pred: c7 (55%)", "true: c2 (5%)"]
-    assert fig._suptitle.get_text() == "gradcam at layer3"
+    assert titles == ["true c1\npred c4", "evidence for c4\n(pred, 55%)",
+                      "evidence for c1\n(true, 10%)", "true c2\npred c7",
+                      "no positive evidence\nfor c7 (pred, 55%)",
+                      "no positive evidence\nfor c2 (true, 5%)"]
+    assert fig._suptitle.get_text() == f"gradcam at layer3\n{SCALE_NOTE}"
+    assert "own maximum" in SCALE_NOTE
+
+
+def test_eigencam_panels_do_not_claim_a_class():
+    cam = np.ones((32, 32), np.float32)
+    assert cam_title("eigencam", "cat", 0.7, cam) == "eigencam: main component\n(ignores the class)"
+    assert cam_title("gradcam", "cat", 0.7, cam, "pred, ") == "evidence for cat\n(pred, 70%)"
+    assert is_empty(np.zeros((32, 32))) and not is_empty(cam)
+    fig = plot_gradcam_gallery(np.zeros((1, 32, 32, 3), np.float32), cam[None], cam[None],
+                               np.array([0]), np.full((1, 10), 0.1), [f"c{i}" for i in range(10)],
+                               method="eigencam")
+    assert not any("evidence for" in ax.get_title() for ax in fig.axes)
+
+
+def test_the_direct_library_call_equals_compute_cams(model, images):
+    """What notebook 05 does by hand: GradCAM on the stage itself, not its last block."""
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    cam = GradCAM(model=model, target_layers=[model.layer3])
+    by_hand = cam(input_tensor=images[:1].clone(), targets=[ClassifierOutputTarget(4)])
+    cam.activations_and_grads.release()
+    np.testing.assert_allclose(by_hand, compute_cams(model, images[:1], [4]), atol=1e-6)

@@ -33,7 +33,7 @@ NOTEBOOKS = ROOT / "notebooks"
 NAMES = ["01_explore_data", "02_find_lr", "03_train_resnet", "04_analyse_errors",
          "05_gradcam_gallery"]
 # Parameters that are not Config fields (those are checked against Config itself).
-OTHER_PARAMETERS = {"DATA", "RUN_DIR", "DRIVE", "IMAGE"}
+OTHER_PARAMETERS = {"PRESET", "DATA", "RUN_DIR", "DRIVE", "IMAGE"}
 BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
 
 
@@ -167,7 +167,7 @@ def test_editing_the_py_twin_and_syncing_updates_the_notebook(tmp_path):
         shutil.copy(NOTEBOOKS / f"03_train_resnet{suffix}", tmp_path / "notebooks")
     py = tmp_path / "notebooks" / "03_train_resnet.py"
     ipynb = py.with_suffix(".ipynb")
-    original = 'EPOCHS = nb.from_env("EPOCHS", 20)'
+    original = 'EPOCHS = nb.from_env("EPOCHS", None)'
     assert original in py.read_text()
     py.write_text(py.read_text().replace(original, 'EPOCHS = nb.from_env("EPOCHS", 3)'))
     done = subprocess.run([sys.executable, "-m", "jupytext", "--sync", str(py)],
@@ -209,6 +209,54 @@ def test_from_env_rejects_bad_values_in_one_line(monkeypatch, name, default, tex
     with pytest.raises(EraskitError) as caught:
         nb.from_env(name, default)
     assert str(caught.value) == f"ERASKIT_{name}='{text}' is not a valid {kind}"
+
+
+def test_a_value_from_the_environment_is_announced(monkeypatch, capsys):
+    monkeypatch.setenv("ERASKIT_EPOCHS", "1")
+    monkeypatch.setenv("ERASKIT_WIDTH", "64")
+    monkeypatch.delenv("ERASKIT_SUBSET", raising=False)
+    assert nb.from_env("EPOCHS", 20) == 1
+    assert nb.from_env("WIDTH", 64) == 64
+    assert nb.from_env("SUBSET", None) is None
+    assert capsys.readouterr().out.splitlines() == [
+        "EPOCHS = 1 from ERASKIT_EPOCHS (overrides the cell's 20)",
+        "WIDTH = 64 from ERASKIT_WIDTH (the same as the cell's)"]
+
+
+def test_unknown_environment_names_are_reported_in_one_line(monkeypatch, capsys):
+    for name in [v for v in os.environ if v.startswith("ERASKIT_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("ERASKIT_EPOCHS", "1")
+    monkeypatch.setenv("ERASKIT_PRESET", "cpu")
+    assert nb.report_unknown_env() == [] and capsys.readouterr().out == ""
+    monkeypatch.setenv("ERASKIT_EPOHCS", "1")
+    monkeypatch.setenv("ERASKIT_WIDHT", "8")
+    assert nb.report_unknown_env() == ["ERASKIT_EPOHCS", "ERASKIT_WIDHT"]
+    assert capsys.readouterr().out == ("ignored: ERASKIT_EPOHCS, ERASKIT_WIDHT (no setting of "
+                                       "that name; check the spelling)\n")
+
+
+@pytest.mark.parametrize("name", ["02_find_lr", "03_train_resnet"])
+def test_one_word_picks_the_preset(name):
+    """PRESET maps to the command line's presets; a setting left at None keeps its value."""
+    from eraskit.config import preset
+
+    assert 'PRESET = nb.from_env("PRESET", "full")' in parameters_cell(read(name))
+    assert config_expression(read(name)).startswith("preset(PRESET, ")
+    settings = dict(epochs=None, width=None, subset=None, test_subset=None, batch_size=None,
+                    max_lr=None, lr_iters=None)
+    assert preset("cpu", **settings) == preset("cpu")
+
+
+def test_analysis_falls_back_to_the_data_the_run_was_trained_on(trained_run, npz_path,
+                                                                 monkeypatch, capsys):
+    from eraskit.data import load_npz
+
+    run = Run(trained_run.paths, trained_run.config, trained_run.history,
+              meta={**trained_run.meta, "data_source": str(load_npz(npz_path).source)})
+    data = nb.analysis_data(run)
+    assert len(data.x_train) == 64 and "the file this run was trained on" in capsys.readouterr().out
+    np.testing.assert_array_equal(nb.analysis_data(run, str(npz_path)).y_test, data.y_test)
 
 
 def test_colab_address_and_install_requirement():
@@ -269,7 +317,16 @@ def test_plot_cam_choice_draws_three_panels(results, layer, target):
     titles = [ax.get_title() for ax in fig.axes]
     assert len(fig.axes) == 3 and titles[0].startswith("test image 5")
     expected = {nb.TRUE: results.labels[5], nb.PRED: results.preds[5]}.get(target, target)
-    assert titles[2].startswith(f"evidence for class {expected}")
+    # "evidence for class 7\n(...)", or "no positive evidence\nfor class 7 (...)" for an
+    # empty map (common for an untrained network)
+    assert re.match(rf"(evidence for|no positive evidence\nfor) class {expected}\b", titles[2])
+    plt.close(fig)
+
+
+def test_an_eigencam_choice_claims_no_class(results):
+    fig = nb.plot_cam_choice(results, 5, 7, "layer3", "eigencam")
+    assert not any("evidence for" in ax.get_title() for ax in fig.axes)
+    assert "ignores the class" in fig.axes[2].get_title()
     plt.close(fig)
 
 

@@ -6,6 +6,7 @@ import torch
 from eraskit import plots
 from eraskit.augment import test_transform as make_test_transform  # renamed: not a test
 from eraskit.data import CLASSES
+from eraskit.lr_finder import suggest
 
 
 def test_denormalize_undoes_the_test_transform():
@@ -33,6 +34,13 @@ def test_misclassified_titles_use_class_names_and_the_argmax():
     assert titles == ["true: cat\npred: dog (82%)", "true: automobile\npred: truck (82%)",
                       "true: bird\npred: airplane (82%)"]
     assert any("synthetic, 1 epoch" in t.get_text() for t in fig.texts)
+    assert fig._suptitle.get_text() == "Misclassified test images"
+
+
+def test_a_caption_with_a_warning_gets_room_for_its_second_line():
+    one = plots.plot_class_balance(np.arange(10), CLASSES, "t", "one line")
+    two = plots.plot_class_balance(np.arange(10), CLASSES, "t", "one line\nwarning: ...")
+    assert two.subplotpars.bottom > one.subplotpars.bottom
 
 
 def test_image_grid_has_one_titled_panel_per_image_and_hides_the_rest():
@@ -55,18 +63,59 @@ def test_plot_history_marks_final_and_best_accuracy():
     np.testing.assert_allclose(ax_acc.lines[1].get_ydata(), [30, 50, 40])  # percent
     assert [line.get_label() for line in ax_loss.lines] == ["train", "test"]
     assert any(t.get_text() == "where it came from" for t in fig.texts)
+    assert list(ax_acc.get_xticks()) == [1, 2, 3]
+
+
+def test_a_one_epoch_history_has_one_whole_epoch_tick():
+    fig = plots.plot_history(HISTORY[:1])
+    assert [list(ax.get_xticks()) for ax in fig.axes] == [[1], [1]]
 
 
 def test_plot_lr_schedule_and_lr_finder():
     fig = plots.plot_lr_schedule(np.array([0.1, 0.4, 0.2, 0.01]), steps_per_epoch=2)
     assert "peak 0.4" in fig.axes[0].get_title()
-    result = {"lrs": [1e-3, 1e-2, 1e-1], "losses": [2.3, 2.0, 2.5], "suggested_lr": 0.1,
-              "min_loss_lr": 0.01, "steepest_lr": 0.005}
+    lrs = np.logspace(-4, 1, 60)
+    raw = 2.3 - 0.8 / (1 + np.exp(-(np.arange(60) - 22) / 2.5))
+    result = {"lrs": lrs.tolist(), "raw_losses": raw.tolist(),
+              **suggest(lrs, raw, warm_up=100, factor=4.0)}
     fig = plots.plot_lr_finder(result)
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["suggested max LR: 0.1", "loss minimum: 0.01", "steepest descent: 0.005"]
+    floor, peak = result["floor_lr"], result["suggested_lr"]
+    assert f"floor reached: {floor:.3g}" in labels
+    assert f"max LR = 4 x floor = {peak:.3g}" in labels and "the loss falls" in labels
+    assert "factor 4 for a 100-step warm-up" in ax.get_title()
+    flat = {"lrs": lrs.tolist(), "raw_losses": [2.3] * 60,
+            **suggest(lrs, [2.3] * 60, batch_size=128)}
+    fig = plots.plot_lr_finder(flat)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "max LR (safe fallback): 0.05" in labels
+    assert "no usable curve (flat)" in fig.axes[0].get_title()
+
+
+def test_the_schedule_plot_peaks_at_max_lr_on_whole_epochs():
+    from eraskit.config import Config
+    from eraskit.train import lr_schedule
+
+    config = Config(epochs=2, max_lr=0.3)
+    rates = lr_schedule(config, 0.3, steps_per_epoch=8)  # warm-up ends on step 4 exactly
+    assert rates.max() == pytest.approx(0.3)
+    fig = plots.plot_lr_schedule(rates, 8, max_lr=0.3)
+    ax = fig.axes[0]
+    assert "max LR 0.3" in ax.get_title()
+    assert [line.get_ydata()[0] for line in ax.lines[1:]] == [0.3]  # the dotted max LR
+    ticks = [t for t in ax.get_xticks() if 0 <= t <= 2]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    assert ax.get_xlim() == (0, 2)
+
+
+def test_range_tests_are_drawn_on_one_log_axis():
+    fig = plots.plot_range_tests({"kit": ([1e-3, 1e-2], [2.3, 2.0]),
+                                  "library": ([1e-3, 1e-2], [2.3, 2.1])})
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and len(ax.lines) == 2
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["kit", "library"]
 
 
 def test_plot_confusion_and_per_class_accuracy():
@@ -81,6 +130,9 @@ def test_plot_confusion_and_per_class_accuracy():
     heights = [bar.get_height() for bar in fig.axes[0].patches]
     assert heights == pytest.approx([100, 50, 50, 50] + [100] * 6)
     assert "overall 85.00%" in fig.axes[0].get_legend().get_texts()[0].get_text()
+    assert fig.axes[0].get_ylim()[0] == 0  # bars start at 0, so their heights compare
+    values = [t for t in fig.axes[0].texts if t.get_text() in ("100.0", "50.0")]
+    assert len(values) == 10 and all(t.get_bbox_patch() is not None for t in values)
 
 
 def test_samples_per_class_leaves_blanks_for_a_class_with_few_images():
@@ -102,3 +154,4 @@ def test_class_balance_and_samples_per_class():
                                        labels, CLASSES, per_class=3)
     assert len(fig.axes) == 30
     assert [fig.axes[3 * c].get_ylabel() for c in range(10)] == list(CLASSES)
+    assert fig._suptitle.get_text() == "3 random training images per class"

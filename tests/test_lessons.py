@@ -1,0 +1,172 @@
+"""What the notebooks show in the open does what they say: the cells of the lessons are run
+here on tiny synthetic data (the same source as the notebooks, not a copy), and the
+self-checking exercises answer in one line, right or wrong.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from eraskit import exercises, metrics, pipeline, train
+from eraskit.gradcam import compute_cams
+from helpers import tiny_config
+from test_notebooks import make_results
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NAMES = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
+
+
+def cells(name: str) -> list[dict]:
+    return json.loads((NOTEBOOKS / f"{name}.ipynb").read_text())["cells"]
+
+
+def section(name: str, heading: str) -> list[str]:
+    """The code cells after the markdown cell that starts with `heading`, up to the next
+    markdown heading ("## ...")."""
+    found, code = False, []
+    for cell in cells(name):
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "markdown":
+            if found and source.startswith("## "):
+                break
+            found = found or source.startswith(heading)
+        elif found:
+            code.append(source)
+    assert found, f"{name} has no section {heading!r}"
+    return code
+
+
+def imports(name: str) -> dict:
+    """A namespace holding what the notebook's import cell defines."""
+    namespace: dict = {}
+    exec(next(c for c in (("".join(x["source"])) for x in cells(name) if x["cell_type"] == "code")
+              if "from eraskit import" in c), namespace)
+    return namespace
+
+
+def run_section(name: str, heading: str, namespace: dict) -> dict:
+    for source in section(name, heading):
+        exec(source, namespace)
+    return namespace
+
+
+@pytest.fixture
+def lesson03(data, tmp_path):
+    """Notebook 03's sections 2-4 run on the tiny config and synthetic data."""
+    torch.manual_seed(0)
+    namespace = {**imports("03_train_resnet"), "config": tiny_config(), "data": data,
+                 "RUN_DIR": str(tmp_path / "run")}
+    for heading in ("## 2.", "## 3.", "## 4."):
+        run_section("03_train_resnet", heading, namespace)
+    return namespace
+
+
+def test_the_steps_by_hand_train_the_model_on_the_schedule(capsys, lesson03, data):
+    ns = lesson03
+    config = ns["config"]
+    fresh = pipeline.build_model(config, len(data.classes), torch.device("cpu"))
+    changed = [name for name, p in ns["model"].state_dict().items()
+               if p.is_floating_point() and not torch.equal(p, fresh.state_dict()[name])]
+    assert changed, "the visible steps left every weight as it was"
+    steps = min(5, len(ns["loader"]))
+    planned = train.lr_schedule(config, ns["max_lr"], len(ns["loader"]))
+    np.testing.assert_allclose(ns["used_lrs"], planned[:steps], rtol=1e-12)
+    assert ns["scheduler"].last_epoch == steps  # one scheduler step per training step
+    shown = capsys.readouterr().out
+    assert len(re.findall(r"step \d: images \(16, 3, 32, 32\), loss \d\.\d+, lr ", shown)) == steps
+
+
+def test_the_one_batch_check_overfits(lesson03, capsys):
+    ns = run_section("03_train_resnet", "## 5.", lesson03)
+    losses = [float(x) for x in re.findall(r"loss (\d+\.\d+)", capsys.readouterr().out)][-5:]
+    assert losses[0] > 1.5 and losses[-1] < 0.1, losses
+    assert ns["plain_loss"].label_smoothing == 0.0
+
+
+def test_the_loop_shown_is_the_installed_one():
+    (source,) = section("03_train_resnet", "## 6.")
+    assert "inspect.getsource(train.train_epoch)" in source
+    fit = "".join(section("03_train_resnet", "## 7."))
+    assert "pipeline.fit(" in fit
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    return make_results(tmp_path_factory.mktemp("run"))
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # a class absent from the 12
+def test_the_numpy_counts_equal_the_kits_metrics(results):
+    ns = run_section("04_analyse_errors", "## 3.", {**imports("04_analyse_errors"),
+                                                     "results": results})
+    c = len(results.classes)
+    np.testing.assert_array_equal(ns["counts"],
+                                  metrics.confusion_matrix(results.labels, results.preds, c))
+    np.testing.assert_allclose(ns["per_class"],
+                               metrics.per_class_accuracy(results.labels, results.preds, c))
+
+
+def test_the_map_by_hand_equals_the_kits(results):
+    ns = run_section("05_gradcam_gallery", "## 2.", {**imports("05_gradcam_gallery"),
+                                                      "results": results})
+    kit = compute_cams(results.model, ns["input_tensor"], [ns["class_idx"]], "layer3",
+                       "gradcam")[0]
+    np.testing.assert_allclose(ns["grayscale"], kit, atol=1e-5)
+    assert ns["picture"].dtype == np.uint8 and ns["picture"].shape == (32, 32, 3)
+    assert not any(m._forward_hooks for m in results.model.modules())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_lesson_ends_with_exercises_that_check_themselves(name):
+    sources = ["".join(c["source"]) for c in cells(name)]
+    start = next(i for i, s in enumerate(sources) if s.startswith("## Exercises"))
+    text = "\n".join(sources[start:])
+    assert 2 <= len(re.findall(r"^\d\. \*\*", text, re.M)) <= 4
+    checks = [s for s in sources[start:] if "exercises.check(" in s]
+    assert checks and all(s.startswith("ANSWER = None") for s in checks)
+
+
+def test_check_says_not_answered_right_and_wrong_in_one_line(data, capsys):
+    assert exercises.check("brightness_per_class", None, data) is False
+    right = np.array([data.x_train[data.y_train == c].mean() / 255 for c in range(10)])
+    assert exercises.check("brightness_per_class", right, data) is True
+    assert exercises.check("brightness_per_class", right + 0.1, data) is False
+    assert exercises.check("brightness_per_class", right[:3], data) is False
+    assert exercises.check("brightness_per_class", "bright", data) is False
+    assert exercises.check("no_such_exercise", 1) is False
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[1].split()[0] for line in lines] == [
+        "not", "right", "not", "expected", "expected", "no"]
+    assert lines[0].startswith("brightness_per_class: not answered yet")
+
+
+def test_the_intended_answers_are_right(data, results, capsys):
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    from eraskit.data import MEAN, STD
+
+    image = data.x_train[3]
+    normalised = ((image / 255 - np.array(MEAN)) / np.array(STD)).transpose(2, 0, 1)
+    assert exercises.check("normalized_image", normalised, data, 3)
+    lrs = list(1e-4 * (10 / 1e-4) ** (np.arange(20) / 19))
+    assert exercises.check("sweep_rate", 1e-4 * (10 / 1e-4) ** (9 / 19), lrs, 9)
+    config = tiny_config()
+    rates = train.lr_schedule(config, 0.05, 4)
+    first = 0.05 / config.div_factor
+    assert exercises.check("first_and_last_rate", [first, first / config.final_div_factor],
+                           rates)
+    counts = metrics.confusion_matrix(results.labels, results.preds, 10)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = counts.diagonal() / counts.sum(axis=0)
+    assert exercises.check("precision_per_class", precision, results.labels, results.preds, 10)
+    images = results.normalized([4])
+    cam = GradCAM(model=results.model, target_layers=[results.model.layer2])
+    layer2 = cam(input_tensor=images, targets=[ClassifierOutputTarget(2)])[0]
+    cam.activations_and_grads.release()
+    assert exercises.check("layer2_map", layer2, results.model, images, 2)
+    assert capsys.readouterr().out.count(": right") == 5
