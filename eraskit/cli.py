@@ -48,7 +48,9 @@ COMMAND_FIELDS = {
     "analyse": ("cam_method", "cam_layer"),
     "gradcam": ("cam_method", "cam_layer"),
 }
-NONE_MEANS = {"subset": "all", "test_subset": "all", "max_lr": "range test"}
+NONE_MEANS = {"subset": "all", "test_subset": "all", "max_lr": "range test",
+              "lr_start": "per optimizer", "lr_end": "per optimizer", "lr_iters": "auto",
+              "lr_factor": "auto"}
 
 
 def shown(name: str, value: typing.Any) -> str:

@@ -70,7 +70,7 @@ SUBSET = nb.from_env("SUBSET", None)  # training images; None = the preset's (fu
 TEST_SUBSET = nb.from_env("TEST_SUBSET", None)  # test images; None = the preset's
 BATCH_SIZE = nb.from_env("BATCH_SIZE", None)  # images per training step; None = the preset's
 MAX_LR = nb.from_env("MAX_LR", None)  # OneCycle's peak rate; None = the LR range test's choice
-LR_ITERS = nb.from_env("LR_ITERS", None)  # steps of the LR range test; None = the preset's
+LR_ITERS = nb.from_env("LR_ITERS", None)  # steps of the LR range test; None = a quarter of the run's
 RUN_DIR = nb.from_env("RUN_DIR", "runs/resnet18")  # the run folder notebooks 02-05 share
 DATA = nb.from_env("DATA", None)  # a CIFAR-10 .npz file; None = download the official files
 DRIVE = nb.from_env("DRIVE", True)  # on Colab, keep the run folder in your Google Drive
@@ -99,43 +99,55 @@ train.check_warm_up(config, nb.steps_per_epoch(config, data))
 # %% [markdown]
 # ## 2. Run the LR range test
 # `pipeline.find_lr` builds the model and the augmented training batches exactly as training
-# will, sweeps the rate over `LR_ITERS` steps and saves the curve and its suggestion in the
-# run folder as `lr_finder.json`.
+# will, then sweeps the rate exponentially (SGD: from 1e-4 to 10; Adam: from 1e-6 to 1) and
+# records the loss of every step. The sweep is sized to the run: a quarter of the run's own
+# training steps, at least 20 and at most 100 (`LR_ITERS` sets it by hand), and its first
+# line says what it costs. It saves the curve and its suggestion in the run folder as
+# `lr_finder.json`.
 
 # %%
 result = pipeline.find_lr(config, data, RUN_DIR)
 
 # %% [markdown]
 # ## 3. Read the curve
-# The plot shows the smoothed loss against the rate, on a log scale. **Look for** three
-# parts: on the left the rate is too small to change anything and the curve is flat; in the
-# middle the loss falls; on the right it turns up and shoots off, because the steps are so
-# large that training diverges. The dashed lines mark the suggested max LR and the points of
-# the curve it is read from; the legend gives their values.
+# Grey: the loss of each step, noisy because every step sees another batch. Blue: its
+# centred average, which the rule reads. **Look for** three parts: on the left the rate is
+# too small to change anything and the curve is flat; then the loss falls (shaded green);
+# then it stops falling, bumps or shoots up, because steps that large shake the untrained
+# network. The orange line marks where the descent reached its *floor*; the red line is the
+# peak rate the run will use, the floor times a factor given in the title; the dotted line
+# is the lowest point of the average, which on a long flat floor is chance and so is not
+# used.
 
 # %%
 fig = plots.plot_lr_finder(result, report.setup_caption(config, data))
 
 # %% [markdown]
 # ## 4. The suggestion rule
-# The kit's peak is 10 times the rate at the loss minimum. Why not the minimum itself? The
-# sweep pushes an untrained network through a few dozen steps, and past the minimum that
-# network breaks down; OneCycle instead reaches its peak after several epochs of warm-up, when
-# the network tolerates much larger steps. On CIFAR-10, peaks 5-12 times the minimum's rate
-# trained 1.5-2.5 points better than the minimum itself. The rule lives in
-# `lr_finder.suggest`; its docstring gives the measurements:
+# The peak is **the rate where the loss reached its floor, times a factor that grows with
+# OneCycle's warm-up**: `4 x (warm-up steps / 15) ** 0.72`, between 1 and 50 (8 for Adam).
+# Why so far above the floor? The sweep pushes an *untrained* network through a few dozen
+# steps; OneCycle reaches its peak only after its warm-up, when the network tolerates much
+# larger steps (section 6). After the 490-step warm-up of the full assignment the best
+# measured peaks were about 50 times the floor; after a 15-step warm-up about 3 times.
+# Two kinds of sweep carry no such evidence, and the kit then says so in one line and uses
+# a safe peak for the optimizer (SGD 0.05 per 128 images of the batch, Adam 1e-3 x the root
+# of batch / 128) instead of guessing: a *flat* sweep, whose loss never fell clearly, and
+# one whose loss was *still falling* at its last rate. The peak never exceeds the last rate
+# the sweep survived. The rule lives in `lr_finder.suggest`; the factor's docstring gives
+# the measurements it was chosen on:
 
 # %%
-help(lr_finder.suggest)
+help(lr_finder.warm_up_factor)
 
 # %% [markdown]
-# Notebook 03 uses `suggested_lr` as the peak (max LR) of its OneCycle schedule, unless you
-# set `MAX_LR` there. To try another rate, set `MAX_LR` in notebook 03 rather than editing
+# What the rule made of this sweep, in one line (the same line `find_lr` printed). Notebook
+# 03 uses `suggested_lr` as the peak (max LR) of its OneCycle schedule, unless you set
+# `MAX_LR` there. To try another rate, set `MAX_LR` in notebook 03 rather than editing
 # `lr_finder.json`.
 
 # %%
-print(f"suggested max LR {result['suggested_lr']:.3g} ({result['rule']}); "
-      f"steepest descent at {result['steepest_lr']:.3g}")
+print(pipeline.describe_suggestion(result))
 
 # %% [markdown]
 # ## 5. The range test in the open

@@ -209,13 +209,15 @@ def test_each_command_takes_the_flags_it_uses():
     assert "resume" in flags("train") and "images" not in flags("train")
     assert flags("analyse") - {"help", "preset", "data", "out", "images"} == {"cam_method",
                                                                             "cam_layer"}
-    assert "lr_factor" in flags("find-lr") and not {"epochs", "max_lr"} & flags("find-lr")
+    # the range test's length and factor follow the run's steps; the peak is its output
+    assert {"lr_factor", "epochs"} <= flags("find-lr") and "max_lr" not in flags("find-lr")
     assert {"gpu_augment", "steps", "width"} <= flags("bench") and "epochs" not in flags("bench")
 
 
 def test_help_shows_each_presets_value():
     text = cli.build_parser()._subparsers._group_actions[0].choices["train"].format_help()
-    assert "[full: 100, smoke: 20, cpu: 40]" in " ".join(text.split())
+    assert "[full: 64, smoke: 8, cpu: 16]" in " ".join(text.split())
+    assert "[default: auto]" in " ".join(text.split())
     assert "[default: range test]" in " ".join(text.split())
 
 
