@@ -184,12 +184,13 @@ def rescore(sweep: dict, config: Config, steps_per_epoch: int) -> dict:
     """A saved sweep (lr_finder.json) with its suggestion recomputed for `config`: a sweep
     made for one run serves another with the same data, model and optimizer. Sweeps saved
     before raw losses were kept hold torch-lr-finder's running average (factor 0.05), which
-    is undone exactly."""
-    raw = sweep.get("raw_losses")
+    is undone exactly; their runs' lr_factor belonged to the rule of that time (a factor on
+    the lagging average's minimum), so they are scored with today's factor."""
+    raw, factor = sweep.get("raw_losses"), config.lr_factor
     if raw is None:
         ema = np.asarray(sweep["losses"], dtype=float)
         raw = np.concatenate([ema[:1], (ema[1:] - 0.95 * ema[:-1]) / 0.05]).tolist()
+        factor = None
     return {**sweep, "raw_losses": raw,
             **suggest(sweep["lrs"], raw, config.optimizer,
-                      warm_up_steps(config, steps_per_epoch), config.batch_size,
-                      config.lr_factor)}
+                      warm_up_steps(config, steps_per_epoch), config.batch_size, factor)}

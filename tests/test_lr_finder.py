@@ -170,12 +170,13 @@ def test_rescore_reads_a_sweep_saved_with_torch_lr_finders_running_average():
     ema = [raw[0]]
     for value in raw[1:]:
         ema.append(0.05 * value + 0.95 * ema[-1])
-    config = tiny_config(max_lr=None, lr_factor=5.0)
+    config = tiny_config(max_lr=None, lr_factor=10.0)  # the old rule's factor, saved with it
     old = {"lrs": lrs, "losses": ema, "suggested_lr": 123.0, "config": {"width": 8}}
     again = rescore(old, config, steps_per_epoch=4)
     assert again["raw_losses"] == pytest.approx(raw)
-    assert again["suggested_lr"] == pytest.approx(suggest(lrs, raw, factor=5.0)["suggested_lr"])
-    assert again["config"] == old["config"]
+    today = suggest(lrs, raw, "sgd", warm_up=3, batch_size=config.batch_size)
+    assert again["suggested_lr"] == pytest.approx(today["suggested_lr"])
+    assert again["factor"] == warm_up_factor(3) and again["config"] == old["config"]
 
 
 def test_rescore_applies_the_runs_warm_up():
