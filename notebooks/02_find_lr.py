@@ -213,9 +213,10 @@ exercises.check("sweep_rate", ANSWER, history["lr"], 9)
 #    peak go up or down? Larger batches average the gradient over more images, so its noise
 #    is smaller and a larger step is safe; the usual rule of thumb scales the rate with the
 #    batch size.
-# 3. **Read the raw curve yourself.** `history["loss"]` is a plain list: find the rate where it
-#    is lowest (`history["lr"][int(np.argmin(history["loss"]))]`, after `import numpy as
-#    np`), and compare it with the loss minimum marked in the figure of section 3.
+# 3. **Read the curve yourself.** `history["loss"]` is a plain list: find the rate where
+#    torch-lr-finder's smoothed loss is lowest (`history["lr"][int(np.argmin(history["loss"]))]`,
+#    after `import numpy as np`), and compare it with the floor and the dotted lowest point
+#    in the figure of section 3. Why does the smoothed curve's minimum sit further right?
 
 # %% [markdown]
 # ## Next

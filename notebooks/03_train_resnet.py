@@ -75,7 +75,7 @@ SUBSET = nb.from_env("SUBSET", None)  # training images; None = the preset's (fu
 TEST_SUBSET = nb.from_env("TEST_SUBSET", None)  # test images; None = the preset's
 BATCH_SIZE = nb.from_env("BATCH_SIZE", None)  # images per training step; None = the preset's
 MAX_LR = nb.from_env("MAX_LR", None)  # OneCycle's peak rate; None = the LR range test's choice
-LR_ITERS = nb.from_env("LR_ITERS", None)  # steps of the LR range test; None = the preset's
+LR_ITERS = nb.from_env("LR_ITERS", None)  # steps of the LR range test; None = a quarter of the run's
 RUN_DIR = nb.from_env("RUN_DIR", "runs/resnet18")  # the run folder notebooks 02-05 share
 DATA = nb.from_env("DATA", None)  # a CIFAR-10 .npz file; None = download the official files
 DRIVE = nb.from_env("DRIVE", True)  # on Colab, keep the run folder in your Google Drive
