@@ -125,7 +125,8 @@ fig = plots.plot_lr_finder(result, report.setup_caption(config, data))
 # %% [markdown]
 # ## 4. The suggestion rule
 # The peak is **the rate where the loss reached its floor, times a factor that grows with
-# OneCycle's warm-up**: `4 x (warm-up steps / 15) ** 0.72`, between 1 and 50 (8 for Adam).
+# OneCycle's warm-up** (for SGD): `4 x (warm-up steps / 15) ** 0.72`, between 1 and 50.
+# Adam, which scales each step by the size of its gradients, gets 2.5 at any warm-up.
 # Why so far above the floor? The sweep pushes an *untrained* network through a few dozen
 # steps; OneCycle reaches its peak only after its warm-up, when the network tolerates much
 # larger steps (section 6). After the 490-step warm-up of the full assignment the best

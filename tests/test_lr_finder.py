@@ -133,10 +133,14 @@ def test_a_curve_that_diverges_at_once_is_a_clear_error():
         suggest(lrs, losses)
 
 
-def test_the_factor_grows_with_the_warm_up_within_its_bounds():
+def test_the_sgd_factor_grows_with_the_warm_up_within_its_bounds():
     factors = [warm_up_factor(w) for w in (1, 5, 25, 100, 500, 5000)]
-    assert factors == sorted(factors) and factors[0] >= 1.0
-    assert factors[-1] == factors[-2] or factors[-1] > factors[-2]
+    assert factors == sorted(factors) and factors[0] == 1.0 and factors[-1] == 50.0
+    assert warm_up_factor(15) == pytest.approx(4.0)
+
+
+def test_the_adam_factor_stays_put():
+    assert {warm_up_factor(w, "adam") for w in (1, 15, 500)} == {2.5}
 
 
 def test_the_safe_peaks_follow_the_batch_size():
