@@ -194,9 +194,9 @@ for step in range(1, 41):
 # ## 6. The loop the run uses
 # `pipeline.fit` trains with `train.train_epoch`, shown here from the installed kit itself.
 # It is the loop of section 4 plus what a long run needs: the forward pass under autocast
-# (bf16 on a recent GPU), a gradient scaler (used only with fp16), a progress bar, a stop
-# with a clear message if the loss becomes NaN, and running sums for the epoch's mean loss
-# and accuracy.
+# (bf16 on a recent GPU), a gradient scaler (used only with fp16, which skips a step whose
+# gradients overflowed while the schedule moves on), a progress bar, a stop with a clear
+# message if the loss becomes NaN, and running sums for the epoch's mean loss and accuracy.
 
 # %%
 Code(inspect.getsource(train.train_epoch), language="python")
