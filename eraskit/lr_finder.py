@@ -45,11 +45,12 @@ MIN_DROP = 0.03
 
 def sweep_steps(config: Config, steps_per_epoch: int) -> int:
     """The range test's length: config.lr_iters, or a quarter of the run's training steps
-    within [SWEEP_FLOOR, SWEEP_CAP] (so that on small data it costs less than the training)."""
+    within [SWEEP_FLOOR, SWEEP_CAP], and never more than half of them, so that on small data
+    it costs less than the training. Below MIN_POINTS the run is too short for a sweep."""
     if config.lr_iters is not None:
         return config.lr_iters
-    share = round(SWEEP_SHARE * config.epochs * steps_per_epoch)
-    return min(SWEEP_CAP, max(SWEEP_FLOOR, share))
+    total = config.epochs * steps_per_epoch
+    return min(SWEEP_CAP, max(SWEEP_FLOOR, round(SWEEP_SHARE * total)), total // 2)
 
 
 def sweep_range(config: Config) -> tuple[float, float]:

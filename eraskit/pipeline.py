@@ -15,19 +15,21 @@ from torch import nn
 
 from . import augment, runs
 from .config import RUNTIME_FIELDS, Config, same_sweep, same_training
-from .data import Cifar10, subset
+from .data import Cifar10, check_train_size, subset
 from .errors import EraskitError
 from .health import collapse_note
 from .gpu_augment import DeviceLoader, batch_augment_reason
-from .lr_finder import range_test, rescore, sweep_range, sweep_steps
+from .lr_finder import (MIN_POINTS, range_test, rescore, safe_peak, sweep_range,
+                        sweep_steps)
 from .model import ResNet18
 from .runs import RunPaths
-from .train import (Precision, check_warm_up, evaluate, make_criterion, make_optimizer,
-                    make_scheduler, predict, resolve_device, train_epoch, use_channels_last)
+from .train import (Precision, check_warm_up, evaluate, make_train_state, predict,
+                    resolve_device, train_epoch, use_channels_last)
 
 
 def prepare(config: Config, data: Cifar10) -> tuple[Cifar10, np.ndarray]:
     """The config's subset of the data, and the indices of the kept test images."""
+    check_train_size(config, len(data.x_train), len(data.classes))
     return subset(data, config.subset, config.test_subset, config.seed)
 
 
@@ -74,8 +76,11 @@ def find_lr(config: Config, data: Cifar10, out: str | Path, progress: bool = Tru
     loader = augment.train_loader(data.x_train, data.y_train, config, device)
     check_warm_up(config, len(loader))  # a run that cannot train needs no range test
     steps = sweep_steps(config, len(loader))
+    if steps < MIN_POINTS:
+        raise EraskitError(too_short(config, len(loader)) + ": pass --max-lr (MAX_LR in the "
+                           "notebooks), or --lr-iters to force a range test")
     start, end = sweep_range(config)
-    share = "" if config.lr_iters else " (a quarter of the run's steps, 20 to 100)"
+    share = "" if config.lr_iters else " (a quarter of the run's steps, 20 to 100, at most half)"
     log(f"LR range test: {steps} steps{share} from {start:g} to {end:g} on {device}, "
         f"{steps / (config.epochs * len(loader)):.0%} of the training's "
         f"{config.epochs * len(loader)} steps")
@@ -83,6 +88,13 @@ def find_lr(config: Config, data: Cifar10, out: str | Path, progress: bool = Tru
     runs.save_json(paths.lr_finder, result)
     log(f"{describe_suggestion(result)}; saved {paths.lr_finder}")
     return result
+
+
+def too_short(config: Config, steps_per_epoch: int) -> str:
+    """Why a run gets no range test: its steps, and the sweep they would allow."""
+    total = config.epochs * steps_per_epoch
+    return (f"a run of {total} training steps is too short for a range test (half of it, "
+            f"{total // 2} steps, is below the {MIN_POINTS} a curve needs)")
 
 
 def describe_suggestion(result: dict) -> str:
@@ -109,6 +121,11 @@ def resolve_max_lr(config: Config, data: Cifar10, out: str | Path, steps_per_epo
     if found:
         found = rescore(found, config, steps_per_epoch)
         log(describe_suggestion(found))
+    elif sweep_steps(config, steps_per_epoch) < MIN_POINTS:
+        safe = safe_peak(config.optimizer, config.batch_size)
+        log(f"max LR {safe:.3g}: {too_short(config, steps_per_epoch)}: using the safe "
+            f"{config.optimizer} peak; pass --max-lr to choose another")
+        return safe
     else:
         found = find_lr(config, data, paths.root, progress, log)
     return found["suggested_lr"]
@@ -209,13 +226,11 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
     # A resumed run keeps the peak it started with, whatever lr_finder.json now says.
     max_lr = state["max_lr"] if state else resolve_max_lr(config, data, paths.root,
                                                              len(train_loader), progress, log)
-    optimizer = make_optimizer(model, config, lr=max_lr / config.div_factor)
-    scheduler = make_scheduler(optimizer, config, max_lr, len(train_loader))
-    scaler = precision.grad_scaler()
-    criterion = make_criterion(config)
+    train_state = make_train_state(model, config, max_lr, len(train_loader), device, precision)
     history: list[dict] = []
     if state:
-        history = restore(state, model, optimizer, scheduler, scaler)
+        history = restore(state, model, train_state.optimizer, train_state.scheduler,
+                          train_state.scaler)
         log(f"resuming {paths.root} after epoch {state['epoch']} of {config.epochs}")
     else:  # nothing is written before this point, so a command that fails leaves no settings
         runs.save_json(paths.config, config.to_dict())
@@ -232,18 +247,15 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
     if len(history) < config.epochs:
         log(f"training epochs {len(history) + 1}-{config.epochs} on {meta['device']} ({precision}), "
             f"max LR {max_lr:.3g}; run folder {paths.root}")
-    trainable = torch.compile(model) if config.compile else model
-    channels_last = use_channels_last(config, device)
     for epoch in range(len(history) + 1, config.epochs + 1):
         start = time.perf_counter()
         train_loader.sampler.set_epoch(epoch)
         row = {"epoch": epoch}
-        row.update(train_epoch(trainable, train_loader, optimizer, scheduler, criterion, scaler,
-                               precision, device, channels_last, epoch, progress))
+        row.update(train_epoch(train_state, train_loader, epoch, progress))
         train_seconds = time.perf_counter() - start
-        logits, labels = predict(trainable, test_loader, precision, device, channels_last,
-                                 config.flip_tta)
-        row.update(evaluate(logits, labels, criterion))
+        logits, labels = predict(train_state.model, test_loader, precision, device,
+                                 train_state.channels_last, config.flip_tta)
+        row.update(evaluate(logits, labels, train_state.criterion))
         warning = collapse_note(row["train_loss"], logits.argmax(axis=1), labels, data.classes,
                                 max_lr)
         row["collapsed"] = warning is not None
@@ -254,8 +266,9 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
         # The epoch's files as one set, the checkpoint (the truth) renamed into place last:
         # after a failed write or a kill, --resume redoes the epoch.
         runs.save_epoch(paths, {
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "epoch": epoch,
+            "model": model.state_dict(), "optimizer": train_state.optimizer.state_dict(),
+            "scheduler": train_state.scheduler.state_dict(),
+            "scaler": train_state.scaler.state_dict(), "epoch": epoch,
             "history": history, "config": config.to_dict(), "max_lr": max_lr},
             logits, labels, test_indices)
         log(f"epoch {epoch:>2}/{config.epochs}  train loss {row['train_loss']:.3f} "

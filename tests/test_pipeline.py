@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from eraskit import pipeline, runs
+from eraskit import pipeline, runs, train
 from eraskit.errors import EraskitError
-from eraskit.lr_finder import suggest
+from eraskit.lr_finder import safe_peak, suggest
 from eraskit.runs import RunPaths
 from eraskit.train import TrainingDiverged
 from helpers import snapshot, tiny_config, without_timing
@@ -104,10 +104,10 @@ def interrupt_at(monkeypatch, stop_epoch: int) -> None:
     """Make fit() stop as if killed when epoch `stop_epoch` starts."""
     real = pipeline.train_epoch
 
-    def train_epoch(*args, **kwargs):
-        if args[9] == stop_epoch:  # fit passes the epoch as the 10th argument
+    def train_epoch(state, loader, epoch, progress=True):
+        if epoch == stop_epoch:
             raise Interrupted
-        return real(*args, **kwargs)
+        return real(state, loader, epoch, progress)
 
     monkeypatch.setattr(pipeline, "train_epoch", train_epoch)
 
@@ -153,7 +153,7 @@ def test_a_diverging_run_keeps_the_last_good_checkpoint(tmp_path, data, monkeypa
                     return loss * float("nan")
             return loss
 
-    monkeypatch.setattr(pipeline, "make_criterion", lambda config: NaNFromEpoch2())
+    monkeypatch.setattr(train, "make_criterion", lambda config: NaNFromEpoch2())
     out = tmp_path / "run"
     with pytest.raises(TrainingDiverged, match="epoch 2, batch 1"):
         pipeline.fit(tiny_config(), data, out, **quiet)
@@ -194,14 +194,25 @@ def test_a_range_test_made_with_other_settings_is_run_again(tmp_path, data):
 
 
 def test_find_lr_saves_the_range_test_and_says_what_it_costs(tmp_path, data):
-    config = tiny_config(lr_iters=None, lr_end=1.0, max_lr=None)
+    config = tiny_config(lr_iters=None, lr_end=1.0, max_lr=None, epochs=10)
     messages = []
     result = pipeline.find_lr(config, data, tmp_path / "run", progress=False,
                               log=messages.append)
     saved = runs.read_json(tmp_path / "run" / "lr_finder.json")
-    assert saved == result and len(saved["lrs"]) == 20  # the floor: the run has 12 steps
-    assert "LR range test: 20 steps" in messages[0] and "of the training's 12 steps" in messages[0]
+    assert saved == result and len(saved["lrs"]) == 20  # the floor: the run has 40 steps
+    assert "LR range test: 20 steps" in messages[0] and "of the training's 40 steps" in messages[0]
     assert f"max LR {saved['suggested_lr']:.3g}" in messages[-1]
+
+
+def test_a_run_too_short_for_a_range_test_gets_the_safe_peak_and_says_so(tmp_path, data):
+    config = tiny_config(max_lr=None, lr_iters=None, epochs=3)  # 12 steps: a sweep of 6
+    messages = []
+    run = pipeline.fit(config, data, tmp_path / "run", progress=False, log=messages.append)
+    assert run.meta["max_lr"] == safe_peak("sgd", config.batch_size)
+    assert any("too short for a range test" in m for m in messages)
+    assert not (tmp_path / "run" / "lr_finder.json").exists()
+    with pytest.raises(EraskitError, match="too short.*--max-lr"):
+        pipeline.find_lr(config, data, tmp_path / "other", progress=False)
 
 
 def test_a_run_that_collapses_onto_one_class_says_so_each_epoch(tmp_path, data):
@@ -231,7 +242,7 @@ def test_a_width_4_run_trains_on_a_cpu(tmp_path):
 
 
 def test_resume_keeps_the_peak_rate_it_started_with(tmp_path, data, monkeypatch):
-    out, config = tmp_path / "run", tiny_config(max_lr=None)  # the range test picks the peak
+    out, config = tmp_path / "run", tiny_config(max_lr=None, lr_iters=17)  # a range test picks it
     interrupt_at(monkeypatch, stop_epoch=2)
     with pytest.raises(Interrupted):
         pipeline.fit(config, data, out, **quiet)
