@@ -33,6 +33,7 @@ from eraskit import pipeline  # noqa: E402
 from eraskit.config import preset  # noqa: E402
 from eraskit.data import Cifar10, load_npz  # noqa: E402
 from eraskit.errors import EraskitError  # noqa: E402
+from eraskit.lr_finder import warm_up_steps  # noqa: E402
 
 SGD_GRID = (0.025, 0.05, 0.1, 0.2, 0.4, 0.8)
 ADAM_GRID = (2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3, 8e-3)
@@ -151,11 +152,6 @@ def train(case: Case, data: Cifar10, out: Path, max_lr: float | None, tag: str,
     start = time.perf_counter()
     row = {"case": case.name, "tag": tag, "seed": seed}
     try:
-        if max_lr is None:  # the case's own sweep, shared by the rule's runs
-            sweep = out / case.name / ("sweep" if seed == 1 else f"sweep-seed{seed}")
-            pipeline.find_lr(config, data, sweep, progress=False, log=lambda *a: None)
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "lr_finder.json").write_bytes((sweep / "lr_finder.json").read_bytes())
         run = pipeline.fit(config, data, folder, resume=True, progress=False, log=lambda *a: None)
         row.update(max_lr=run.meta["max_lr"], test_acc=run.history[-1]["test_acc"],
                    train_loss=run.history[-1]["train_loss"])
@@ -208,7 +204,11 @@ def table(out: Path, cases) -> str:
         if not grid or not rule:
             lines.append(f"| {case.name} | | | not run | | | | | | |")
             continue
-        sweep = json.loads((out / case.name / "rule" / "lr_finder.json").read_text())
+        sweep_file = out / case.name / "rule" / "lr_finder.json"
+        sweep = json.loads(sweep_file.read_text()) if sweep_file.is_file() else \
+            {"lrs": [], "evidence": "run too short", "warm_up_steps": warm_up_steps(
+                case_config(case), json.loads((sweep_file.parent / "meta.json").read_text())
+                ["steps_per_epoch"])}
         best = max(grid, key=grid.get)
         acc = rule["test_acc"] or 0.0
         gap = 100 * (grid[best] - acc)
