@@ -19,8 +19,7 @@ from .data import Cifar10
 from .errors import EraskitError
 from .model import ResNet18
 from .pipeline import build_model, describe_augment, make_train_loader
-from .train import (Precision, make_criterion, make_optimizer, resolve_device, train_epoch,
-                    use_channels_last)
+from .train import Precision, make_train_state, resolve_device, train_epoch, use_channels_last
 
 
 def _images(data: Cifar10, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -33,19 +32,15 @@ def time_kit(config: Config, images: np.ndarray, labels: np.ndarray, device: tor
     """Images per second of the kit's train_epoch over `steps` batches, after one warm-up
     pass, and where it augmented (see pipeline.describe_augment)."""
     model = build_model(config, 10, device)
-    trainable = torch.compile(model) if config.compile else model
     loader = make_train_loader(images, labels, config, device)
-    optimizer = make_optimizer(model, config, lr=0.01)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)  # timing only
-    precision = Precision.choose(device, config.precision)
-    args = (trainable, loader, optimizer, scheduler, make_criterion(config),
-            precision.grad_scaler(), precision, device, use_channels_last(config, device))
+    state = make_train_state(model, config, max_lr=0.01 * config.div_factor,  # a rate of 0.01
+                             steps_per_epoch=len(loader), device=device, constant_lr=True)
     loader.sampler.set_epoch(1)
-    train_epoch(*args, epoch=1, progress=False)  # warm-up: workers, kernels, allocator
+    train_epoch(state, loader, epoch=1, progress=False)  # warm-up: workers, kernels, allocator
     _sync(device)
     start = time.perf_counter()
     loader.sampler.set_epoch(2)
-    train_epoch(*args, epoch=2, progress=False)
+    train_epoch(state, loader, epoch=2, progress=False)
     _sync(device)
     return steps * config.batch_size / (time.perf_counter() - start), describe_augment(loader)
 

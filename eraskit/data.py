@@ -43,6 +43,17 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "eraskit"))
 
 
+def missing_data() -> Optional[str]:
+    """Why load_cifar10() would need the network (None when it would not): no $ERASKIT_DATA
+    file and no earlier download in the cache."""
+    path = os.environ.get(DATA_ENV)
+    if path:
+        return None if Path(path).expanduser().is_file() else f"{DATA_ENV}={path} is not a file"
+    if (cache_dir() / "cifar-10-batches-py").is_dir():  # torchvision's download
+        return None
+    return f"no local CIFAR-10: {DATA_ENV} is unset and {cache_dir()} holds no download"
+
+
 def load_cifar10(path: Optional[str | os.PathLike] = None) -> Cifar10:
     """Load CIFAR-10 from `path`, else from $ERASKIT_DATA, else download the official files."""
     path = path or os.environ.get(DATA_ENV) or None
@@ -130,6 +141,18 @@ def subset(data: Cifar10, train_size: Optional[int], test_size: Optional[int],
     kept = Cifar10(data.x_train[train_idx], data.y_train[train_idx], data.x_test[test_idx],
                    data.y_test[test_idx], data.classes, data.source)
     return kept, test_idx
+
+
+def check_train_size(config, available: int, num_classes: int) -> None:
+    """Refuse a training set that cannot train: fewer images than classes, or than one batch."""
+    n = available if config.subset is None else min(config.subset, available)
+    if n < num_classes:
+        raise EraskitError(f"{n:,} training images for {num_classes} classes: the subset "
+                           f"(--subset) needs at least one image per class")
+    if n < config.batch_size:
+        raise EraskitError(f"{n:,} training images, fewer than one batch of "
+                           f"{config.batch_size}: lower the batch size (--batch-size) or use "
+                           f"more images (--subset)")
 
 
 def channel_stats(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -174,25 +174,56 @@ def step_schedule(scheduler, scaler: torch.amp.GradScaler) -> None:
         scheduler.step()
 
 
-def train_epoch(model: nn.Module, loader, optimizer, scheduler, criterion, scaler,
-                precision: Precision, device: torch.device, channels_last: bool,
-                epoch: int, progress: bool = True) -> dict:
+@dataclass
+class TrainState:
+    """What a training step works with, built by make_train_state: the model (compiled, if
+    asked), its optimizer and OneCycle schedule, the loss, and how and where it runs."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler  # loss scaling; a no-op except with fp16
+    criterion: nn.Module
+    precision: Precision
+    device: torch.device
+    channels_last: bool  # batches in NHWC memory, as the model is
+
+
+def make_train_state(model: nn.Module, config: Config, max_lr: float, steps_per_epoch: int,
+                     device: torch.device, precision: Optional[Precision] = None,
+                     constant_lr: bool = False) -> TrainState:
+    """The config's optimizer, OneCycle schedule (peak `max_lr`), loss and precision for
+    `model`, which is on `device`; torch.compile'd when config.compile asks. `constant_lr`
+    keeps OneCycle's starting rate throughout instead (for timing runs)."""
+    precision = precision or Precision.choose(device, config.precision)
+    optimizer = make_optimizer(model, config, lr=max_lr / config.div_factor)
+    scheduler = (torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0) if constant_lr
+                 else make_scheduler(optimizer, config, max_lr, steps_per_epoch))
+    return TrainState(
+        model=torch.compile(model) if config.compile else model, optimizer=optimizer,
+        scheduler=scheduler,
+        scaler=precision.grad_scaler(), criterion=make_criterion(config), precision=precision,
+        device=device, channels_last=use_channels_last(config, device))
+
+
+def train_epoch(state: TrainState, loader, epoch: int, progress: bool = True) -> dict:
     """One pass over `loader`. Returns mean train_loss, train_acc in [0, 1] and the last lr used."""
+    model, optimizer, scaler = state.model, state.optimizer, state.scaler
     model.train()
     loss_sum, correct, seen = 0.0, 0, 0
     bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=not progress)
     for batch, (images, labels) in enumerate(bar, start=1):
-        images = to_device(images, device, channels_last)
-        labels = labels.to(device, non_blocking=True)
+        images = to_device(images, state.device, state.channels_last)
+        labels = labels.to(state.device, non_blocking=True)
         lr = optimizer.param_groups[0]["lr"]  # the rate this step uses
-        with precision.autocast():
+        with state.precision.autocast():
             logits = model(images)
-            loss = criterion(logits, labels)
+            loss = state.criterion(logits, labels)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)  # with fp16, skipped when a gradient overflowed
         scaler.update()  # ... and the loss scale halved
-        step_schedule(scheduler, scaler)
+        step_schedule(state.scheduler, scaler)
 
         # Python numbers only from here on: no tensor (or its graph) outlives the step.
         batch_loss = loss.item()

@@ -169,3 +169,18 @@ def test_channel_stats():
     mean, std = channel_stats(images)
     np.testing.assert_allclose(mean, [0.5, 0.2, 0.0])
     np.testing.assert_allclose(std, [0.5, 0.0, 0.0], atol=1e-12)
+
+
+def test_missing_data_says_why_the_network_would_be_needed(tmp_path, monkeypatch, data):
+    from eraskit.data import missing_data
+
+    monkeypatch.delenv("ERASKIT_DATA", raising=False)
+    monkeypatch.setenv("ERASKIT_CACHE", str(tmp_path))
+    assert missing_data() == (f"no local CIFAR-10: ERASKIT_DATA is unset and {tmp_path} holds "
+                              f"no download")
+    (tmp_path / "cifar-10-batches-py").mkdir()
+    assert missing_data() is None
+    monkeypatch.setenv("ERASKIT_DATA", str(tmp_path / "gone.npz"))
+    assert missing_data() == f"ERASKIT_DATA={tmp_path / 'gone.npz'} is not a file"
+    monkeypatch.setenv("ERASKIT_DATA", str(save_npz(tmp_path / "data.npz", data)))
+    assert missing_data() is None

@@ -13,7 +13,7 @@ from torch import nn
 from eraskit import cli, pipeline, runs, train
 from eraskit.config import Config
 from eraskit.model import ResNet18
-from eraskit.train import Precision, lr_schedule, make_criterion, make_optimizer, make_scheduler
+from eraskit.train import Precision, lr_schedule
 from helpers import ROOT, tiny_config, without_timing
 
 CPU = torch.device("cpu")
@@ -56,14 +56,12 @@ def poisoned_grad(model: nn.Module, calls: set[int]):
 def fp16_epoch(model, batches: int, scaler, steps_per_epoch: int = 4):
     config = tiny_config(epochs=3)
     images, labels = torch.randn(8, 3, 32, 32), torch.arange(8) % 10
-    optimizer = make_optimizer(model, config, lr=0.05 / config.div_factor)
-    scheduler = make_scheduler(optimizer, config, 0.05, steps_per_epoch)
+    state = train.make_train_state(model, config, 0.05, steps_per_epoch, CPU, FP16)
+    state.scaler, state.channels_last = scaler, False
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        row = train.train_epoch(model, [(images, labels)] * batches, optimizer, scheduler,
-                                make_criterion(config), scaler, FP16, CPU, False, 1,
-                                progress=False)
-    return row, scheduler, [str(w.message) for w in caught]
+        row = train.train_epoch(state, [(images, labels)] * batches, 1, progress=False)
+    return row, state.scheduler, [str(w.message) for w in caught]
 
 
 def test_an_overflowing_first_step_is_skipped_and_the_schedule_goes_on_without_a_warning():
@@ -118,10 +116,10 @@ def test_an_fp16_run_trains_on_a_cpu_and_resumes_to_the_same_numbers(
 
     real = pipeline.train_epoch
 
-    def stop_at_epoch_2(*args, **kwargs):
-        if args[9] == 2:
+    def stop_at_epoch_2(state, loader, epoch, progress=True):
+        if epoch == 2:
             raise Interrupted
-        return real(*args, **kwargs)
+        return real(state, loader, epoch, progress)
 
     out = tmp_path / "resumed"
     monkeypatch.setattr(pipeline, "train_epoch", stop_at_epoch_2)

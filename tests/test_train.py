@@ -7,8 +7,9 @@ from eraskit import augment, train
 from eraskit.config import Config
 from eraskit.errors import EraskitError
 from eraskit.model import ResNet18
-from eraskit.train import (Precision, TrainingDiverged, evaluate, lr_schedule, make_criterion,
-                           make_optimizer, make_scheduler, predict, train_epoch)
+from eraskit.train import (Precision, TrainingDiverged, TrainState, evaluate, lr_schedule,
+                           make_optimizer, make_scheduler, make_train_state,
+                           predict, train_epoch)
 from helpers import tiny_config
 
 CPU = torch.device("cpu")
@@ -117,12 +118,9 @@ def test_make_optimizer_can_decay_everything_and_use_adam():
 
 
 def run_epoch(model, loader, config, epoch=1, criterion=None, max_lr=0.05):
-    optimizer = make_optimizer(model, config, lr=max_lr / config.div_factor)
-    scheduler = make_scheduler(optimizer, config, max_lr, len(loader))
-    precision = Precision(CPU.type, None)
-    return train_epoch(model, loader, optimizer, scheduler, criterion or make_criterion(config),
-                       precision.grad_scaler(), precision, CPU, config.channels_last, epoch,
-                       progress=False)
+    state = make_train_state(model, config, max_lr, len(loader), CPU, Precision(CPU.type, None))
+    state.criterion = criterion or state.criterion
+    return train_epoch(state, loader, epoch, progress=False)
 
 
 def test_training_overfits_one_small_batch():
@@ -134,12 +132,9 @@ def test_training_overfits_one_small_batch():
     with torch.no_grad():
         first_loss = nn.functional.cross_entropy(model(images), labels).item()
     loader = [(images, labels)] * 10  # one batch, ten steps an epoch
-    optimizer = make_optimizer(model, config, lr=0.1 / config.div_factor)
-    scheduler = make_scheduler(optimizer, config, 0.1, len(loader))
-    precision = Precision("cpu", None)
-    rows = [train_epoch(model, loader, optimizer, scheduler, make_criterion(config),
-                        precision.grad_scaler(), precision, CPU, True, epoch, progress=False)
-            for epoch in (1, 2, 3)]
+    state = make_train_state(model, config, 0.1, len(loader), CPU, Precision("cpu", None))
+    assert state.channels_last  # the batches follow the model's NHWC layout
+    rows = [train_epoch(state, loader, epoch, progress=False) for epoch in (1, 2, 3)]
     assert rows[-1]["train_loss"] < 0.05 * first_loss, (first_loss, rows)
     assert rows[-1]["train_acc"] == 1.0
 
@@ -188,8 +183,9 @@ def test_nan_images_raise_training_diverged(data):
 
 def test_an_empty_loader_is_a_clear_error():
     with pytest.raises(EraskitError, match="no batch"):
-        train_epoch(ResNet18(width=4), [], None, None, None, None, Precision("cpu", None), CPU,
-                    False, epoch=1, progress=False)
+        state = TrainState(ResNet18(width=4), None, None, None, None, Precision("cpu", None),
+                           CPU, channels_last=False)
+        train_epoch(state, [], epoch=1, progress=False)
 
 
 def test_predict_keeps_order_and_flip_tta_averages_mirror_logits(data):
@@ -216,3 +212,17 @@ def test_evaluate():
     assert result["test_acc"] == pytest.approx(2 / 3)
     expected = nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(labels))
     assert result["test_loss"] == pytest.approx(expected.item())
+
+
+def test_make_train_state_builds_the_configs_pieces():
+    config = tiny_config(optimizer="adam", label_smoothing=0.2)
+    model = ResNet18(config.width)
+    state = make_train_state(model, config, max_lr=0.5, steps_per_epoch=4, device=CPU)
+    assert state.model is model and isinstance(state.optimizer, torch.optim.Adam)
+    assert state.optimizer.param_groups[0]["lr"] == pytest.approx(0.5 / config.div_factor)
+    assert isinstance(state.scheduler, torch.optim.lr_scheduler.OneCycleLR)
+    assert state.scheduler.total_steps == config.epochs * 4
+    assert state.criterion.label_smoothing == 0.2 and not state.scaler.is_enabled()
+    assert str(state.precision) == "fp32" and state.channels_last  # width 8 on a CPU: NHWC
+    constant = make_train_state(model, config, 0.5, 4, CPU, constant_lr=True)
+    assert not isinstance(constant.scheduler, torch.optim.lr_scheduler.OneCycleLR)
