@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import os
 import sys
 import typing
@@ -16,6 +17,8 @@ from pathlib import Path
 
 from . import config as cfg
 from .errors import EraskitError
+
+# This module imports no torch: bad flags and values are reported in a fraction of a second.
 
 COMMANDS = {
     "run": "LR range test, training and every figure: the whole assignment",
@@ -26,9 +29,13 @@ COMMANDS = {
     "bench": "training throughput of the kit against the original loop, as one JSON line",
     "compare": "a Markdown table comparing finished runs (give their folders)",
 }
+RUNS_ROOT = Path("runs")  # where the default run folders (runs/<preset>) live
 
 
 class Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, allow_abbrev=False, **kwargs)  # --epoch is not --epochs
+
     def error(self, message: str) -> typing.NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")
 
@@ -71,6 +78,11 @@ def preset_values(name: str) -> str:
     return "[" + ", ".join(f"{preset}: {shown(name, v)}" for preset, v in values.items()) + "]"
 
 
+def flag(name: str) -> str:
+    """A Config field's command-line flag: batch_size -> --batch-size."""
+    return "--" + name.replace("_", "-")
+
+
 def add_config_flags(parser: argparse.ArgumentParser, names: typing.Sequence[str],
                      trained_run: bool = False) -> None:
     """One flag per Config field named, --like-this, grouped by topic, each with its help and
@@ -85,47 +97,85 @@ def add_config_flags(parser: argparse.ArgumentParser, names: typing.Sequence[str
             choices = cfg.CHOICES.get(name)
             values = "[default: the run's]" if trained_run else preset_values(name)
             text = f"{cfg.field_help(name)} {values}".replace("%", "%%")
-            flag = "--" + name.replace("_", "-")
             if kind is bool:
-                group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
-                                   help=text)
+                group.add_argument(flag(name), action=argparse.BooleanOptionalAction,
+                                   default=None, help=text)
                 continue
             metavar = None if choices else "LR" if name in ("max_lr", "lr_start", "lr_end") \
                 else "N" if kind is int else "X"
-            group.add_argument(flag, type=kind, choices=choices, default=None, metavar=metavar,
-                               help=text)
+            group.add_argument(flag(name), type=kind, choices=choices, default=None,
+                               metavar=metavar, help=text)
+
+
+def add_command(sub, name: str) -> argparse.ArgumentParser:
+    """The parser of one command, with the Config fields it uses as flags."""
+    p = sub.add_parser(name, help=COMMANDS[name], description=COMMANDS[name])
+    if name == "compare":
+        p.add_argument("runs", nargs="+", help="run folders")
+        return p
+    trained_run = name in ("analyse", "gradcam")
+    p.add_argument("--preset", default="full", choices=list(cfg.PRESETS), help=(
+        "picks the default --out (runs/<preset>); the settings are the run's" if trained_run
+        else "starting settings: full (the assignment), smoke (checks every step in under a "
+             "minute on a CPU; learns little), cpu (20 epochs of a narrow network on a fifth "
+             "of the data, under an hour on 2 cores)"))
+    recorded = ", else the .npz the run was trained on" if trained_run else ""
+    p.add_argument("--data", help=f"a local .npz with x_train, y_train, x_test, y_test "
+                                  f"(default: $ERASKIT_DATA{recorded}, else download CIFAR-10)")
+    p.add_argument("--out", help="the run folder (default: runs/<preset>)")
+    if name in ("run", "train"):
+        p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    if name in ("run", "analyse"):
+        p.add_argument("--images", help="also copy the figures to this folder and refresh "
+                                        "the results table of the README.md beside it (only "
+                                        "a complete run of the full assignment)")
+        p.add_argument("--force-images", action="store_true",
+                       help="let --images publish any run (a smoke run, a partial one)")
+    if name in ("run", "train", "find-lr"):
+        p.add_argument("--quiet", action="store_true", help="no progress bars")
+    if name == "bench":
+        p.add_argument("--steps", type=int, default=3, help="timed training steps per loop")
+    add_config_flags(p, COMMAND_FIELDS[name], trained_run)
+    return p
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of every command; each takes the Config fields it uses as flags."""
+    """The parser of every command; `parser.commands` maps each command to its own parser."""
     parser = Parser(prog="python -m eraskit", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for name, summary in COMMANDS.items():
-        p = sub.add_parser(name, help=summary, description=summary)
-        if name == "compare":
-            p.add_argument("runs", nargs="+", help="run folders")
-            continue
-        trained_run = name in ("analyse", "gradcam")
-        p.add_argument("--preset", default="full", choices=list(cfg.PRESETS), help=(
-            "picks the default --out (runs/<preset>); the settings are the run's" if trained_run
-            else "starting settings: full (the assignment), smoke (checks every step in under a "
-                 "minute on a CPU; learns little), cpu (20 epochs of a narrow network on a fifth "
-                 "of the data, under an hour on 2 cores)"))
-        recorded = ", else the .npz the run was trained on" if trained_run else ""
-        p.add_argument("--data", help=f"a local .npz with x_train, y_train, x_test, y_test "
-                                      f"(default: $ERASKIT_DATA{recorded}, else download CIFAR-10)")
-        p.add_argument("--out", help="the run folder (default: runs/<preset>)")
-        if name in ("run", "train"):
-            p.add_argument("--resume", action="store_true", help="continue the run in --out")
-        if name in ("run", "analyse"):
-            p.add_argument("--images", help="also copy the figures to this folder and refresh "
-                                            "the results table of the README.md beside it")
-        if name in ("run", "train", "find-lr"):
-            p.add_argument("--quiet", action="store_true", help="no progress bars")
-        if name == "bench":
-            p.add_argument("--steps", type=int, default=3, help="timed training steps per loop")
-        add_config_flags(p, COMMAND_FIELDS[name], trained_run)
+    parser.commands = {name: add_command(sub, name) for name in COMMANDS}
     return parser
+
+
+def unknown_flags(name: str, command: argparse.ArgumentParser, extra: list[str]) -> str:
+    """The error for arguments a command does not take, with the closest flag it does take:
+    "unrecognized argument --epoch; did you mean --epochs?"."""
+    unknown = [a for a in extra if a.startswith("-")] or extra
+    word = unknown[0].split("=")[0]
+    field = word.lstrip("-").removeprefix("no-").replace("-", "_")
+    if field in ALL_FIELDS and name in ("analyse", "gradcam"):
+        return (f"{name} takes no {word}: a trained run keeps its settings (only --cam-method "
+                f"and --cam-layer may change); train a new run to change them")
+    if field in ALL_FIELDS:
+        return f"{name} takes no {word}: see {command.prog} --help for the settings it uses"
+    known = [s for action in command._actions for s in action.option_strings]
+    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]}?" if close else f"; see {command.prog} --help"
+    return f"unrecognized argument{'s' * (len(unknown) > 1)} {' '.join(unknown)}{hint}"
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    """The parsed command line; exits 2 with one line on anything unusable."""
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    if not argv:
+        parser.exit(2, f"{parser.prog}: give a command ({', '.join(COMMANDS)}); "
+                       f"see python -m eraskit --help\n")
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        command = parser.commands[args.command]
+        command.error(unknown_flags(args.command, command, extra))
+    return args
 
 
 def make_config(args: argparse.Namespace) -> cfg.Config:
@@ -137,22 +187,24 @@ def make_config(args: argparse.Namespace) -> cfg.Config:
     if needs_saved and saved_path.is_file():
         from .runs import load_run
         saved = load_run(args.out).config
-        changed = sorted(k for k, v in given.items()
-                         if k not in COMMAND_FIELDS["analyse"] + cfg.RUNTIME_FIELDS
-                         and getattr(saved, k) != v)
+        changed = [k for k in sorted(given) if k not in COMMAND_FIELDS["analyse"]
+                   + cfg.RUNTIME_FIELDS and getattr(saved, k) != given[k]]
         if changed:
-            raise EraskitError(f"{args.out} was trained with other {', '.join(changed)}; "
-                               f"drop those flags or use a new --out")
-        return saved.replace(**{k: v for k, v in given.items() if k not in changed})
+            listed = ", ".join(f"{flag(k)} {shown(k, given[k])} (the run: {shown(k, getattr(saved, k))})"
+                               for k in changed)
+            raise EraskitError(f"{args.out} was trained with other settings: {listed}; drop "
+                               f"{'those flags' if len(changed) > 1 else 'that flag'} or use a new --out")
+        return saved.replace(**given)
     return cfg.preset(args.preset, **given)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse(argv)
     if args.command != "compare":
-        args.out = args.out or f"runs/{args.preset}"
+        args.out_given = args.out is not None
+        args.out = args.out or str(RUNS_ROOT / args.preset)
     try:
-        return run_command(args)
+        return HANDLERS[args.command](args)
     except EraskitError as err:
         print(f"eraskit: error: {err}", file=sys.stderr)
         return 2
@@ -162,50 +214,141 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def run_command(args: argparse.Namespace) -> int:
-    """Carry out one parsed command; EraskitError propagates to main()."""
-    from . import pipeline
-    from .data import load_cifar10
+def compare(args: argparse.Namespace) -> int:
+    """Print the comparison table of the run folders given."""
+    from .report import comparison_table
 
-    if args.command == "compare":
-        from .report import comparison_table
-        folders = [r for r in args.runs if (Path(r) / "config.json").is_file()]
-        for skipped in sorted(set(args.runs) - set(folders)):
-            print(f"eraskit: skipping {skipped}: not a run folder", file=sys.stderr)
-        if not folders:
-            raise EraskitError("none of the paths given is a run folder (with a config.json)")
-        print(comparison_table(folders), end="")
-        return 0
-    if getattr(args, "resume", False) and not (Path(args.out) / "config.json").is_file():
+    folders = [r for r in args.runs if (Path(r) / "config.json").is_file()]
+    for skipped in sorted(set(args.runs) - set(folders)):
+        print(f"eraskit: skipping {skipped}: not a run folder", file=sys.stderr)
+    if not folders:
+        raise EraskitError("none of the paths given is a run folder (with a config.json)")
+    print(comparison_table(folders), end="")
+    return 0
+
+
+def bench(args: argparse.Namespace) -> int:
+    """Print the throughput benchmark as one JSON line."""
+    config = make_config(args)
+    data = load_data(args.data)
+    from .bench import benchmark
+    print(benchmark(config, data, steps=args.steps))
+    return 0
+
+
+def find_lr(args: argparse.Namespace) -> int:
+    """The LR range test alone, saved in the run folder with its figure."""
+    config = make_config(args)
+    data = load_data(args.data)
+    from . import pipeline
+    from .report import write_lr_finder_figure
+    pipeline.find_lr(config, data, args.out, progress=not args.quiet)
+    print(f"figure: {write_lr_finder_figure(args.out, config, data)}")
+    return 0
+
+
+def train(args: argparse.Namespace) -> int:
+    """Train (or resume) the run in --out; `run` then draws every figure."""
+    if args.resume and not (Path(args.out) / "config.json").is_file():
         raise EraskitError(f"{args.out} holds no run to resume: check --out, or drop --resume "
                            f"to start a new run there")
     config = make_config(args)
-    if args.command == "bench":
-        from .bench import benchmark
-        print(benchmark(config, load_cifar10(args.data), steps=args.steps))
-        return 0
-    if args.command in ("analyse", "gradcam"):
-        from .runs import load_run
-        run = load_run(args.out)
-        check_analysis_writable(args)  # before the data and the Grad-CAMs, as train does
-        data = load_cifar10(args.data or recorded_data(run.meta))
-    else:
-        data = load_cifar10(args.data)
-    if args.command == "find-lr":
-        from .report import write_lr_finder_figure
-        pipeline.find_lr(config, data, args.out, progress=not args.quiet)
-        print(f"figure: {write_lr_finder_figure(args.out, config, data)}")
-        return 0
-    if args.command in ("train", "run"):
-        pipeline.fit(config, data, args.out, resume=args.resume, progress=not args.quiet)
-    if args.command in ("analyse", "run", "gradcam"):
-        from .report import write_figures
-        only = ("gradcam",) if args.command == "gradcam" else None
-        written = write_figures(args.out, data, config, images=getattr(args, "images", None),
-                                only=only)
-        print("figures:\n  " + "\n  ".join(str(p) for p in written))
+    if args.command == "run":
+        check_images_allowed(args, config)  # before hours of training, not after
+    data = load_data(args.data)
+    from . import pipeline
+    pipeline.fit(config, data, args.out, resume=args.resume, progress=not args.quiet)
+    if args.command == "run":
+        write_analysis(args, config, data)
     print(f"run folder: {args.out}")
     return 0
+
+
+def analyse(args: argparse.Namespace) -> int:
+    """Redraw the figures of a trained run (`gradcam`: the Grad-CAM gallery alone)."""
+    check_out_given(args)
+    config = make_config(args)
+    from .runs import load_run
+    run = load_run(args.out)
+    check_images_allowed(args, config, run)
+    check_analysis_writable(args)  # before the data and the Grad-CAMs, as train does
+    if run.history and len(run.history) < run.config.epochs:
+        print(f"eraskit: {args.out} has trained {len(run.history)} of {run.config.epochs} "
+              f"epochs: the figures show the model after epoch {len(run.history)}",
+              file=sys.stderr)
+    data = load_data(args.data or recorded_data(run.meta))
+    write_analysis(args, config, data)
+    print(f"run folder: {args.out}")
+    return 0
+
+
+HANDLERS = {"run": train, "find-lr": find_lr, "train": train, "analyse": analyse,
+            "gradcam": analyse, "bench": bench, "compare": compare}
+
+
+def load_data(path: str | None):
+    """The data set: the .npz at `path`, else $ERASKIT_DATA, else the official download."""
+    from .data import load_cifar10
+
+    return load_cifar10(path)
+
+
+def write_analysis(args: argparse.Namespace, config: cfg.Config, data) -> None:
+    """Every figure of the run in --out; with --images, copies published beside the README."""
+    from .report import copy_to_images, write_figures
+    from .runs import load_run
+
+    only = ("gradcam",) if args.command == "gradcam" else None
+    written = write_figures(args.out, data, config, only=only)
+    images = getattr(args, "images", None)
+    if images:
+        run = load_run(args.out)
+        check_images_allowed(args, config, run)
+        print(f"--images: writing {describe_published(written, Path(images))}")
+        written += copy_to_images(run, written, Path(images))
+    print("figures:\n  " + "\n  ".join(str(p) for p in written))
+
+
+def describe_published(figures: list[Path], images: Path) -> str:
+    """The files --images will replace, in one line."""
+    names = ", ".join(f.name for f in figures)
+    readme = images.parent / "README.md"
+    beside = f" and the results table of {readme}" if readme.is_file() else ""
+    return f"{images}/ ({names}, results.md){beside}"
+
+
+def check_images_allowed(args: argparse.Namespace, config: cfg.Config, run=None) -> None:
+    """Refuse --images for anything but a complete run of the full assignment (the course's
+    published figures and results table), unless --force-images says it is meant."""
+    if not getattr(args, "images", None) or args.force_images:
+        return
+    done = None if run is None else len(run.history)
+    meta = {} if run is None else run.meta
+    problem = cfg.not_the_assignment(config, done, meta.get("train_images"),
+                                     meta.get("test_images"))
+    if problem:
+        raise EraskitError(f"--images would replace the course's figures and README results "
+                           f"with a run that is not the full assignment ({problem}); its "
+                           f"figures stay in {args.out}/figures: add --force-images to publish "
+                           f"it anyway")
+
+
+def run_folders(root: Path = RUNS_ROOT) -> list[Path]:
+    """The run folders (with a config.json) under `root`."""
+    return sorted(p.parent for p in root.rglob("config.json"))
+
+
+def check_out_given(args: argparse.Namespace) -> None:
+    """Without --out, an analysis needs runs/<preset> to hold a run; else list those there."""
+    if args.out_given or (Path(args.out) / "config.json").is_file():
+        return
+    folders = run_folders()
+    if not folders:
+        raise EraskitError(f"no run in {args.out} and none under {RUNS_ROOT}/: train one first, "
+                           f"e.g. `python -m eraskit run --preset smoke`")
+    listed = ", ".join(str(f) for f in folders[:6])
+    listed += f", ... ({len(folders)} in all)" if len(folders) > 6 else ""
+    raise EraskitError(f"no run in {args.out}; give one with --out: {listed}")
 
 
 def check_analysis_writable(args: argparse.Namespace) -> None:

@@ -187,6 +187,29 @@ def preset(name: str, **overrides: Any) -> Config:
     return Config.from_dict(values)
 
 
+CIFAR10_SIZES = (50_000, 10_000)  # training and test images of the whole data set
+
+
+def not_the_assignment(config: Config, epochs_done: Optional[int] = None,
+                       train_images: Optional[int] = None,
+                       test_images: Optional[int] = None) -> str:
+    """Why a run is not a complete run of the full assignment, in words ("" when it is): the
+    full preset's width and epochs, all of CIFAR-10, every epoch done. Counts not known yet
+    (before training) are left unchecked."""
+    full, problems = preset("full"), []
+    for name in ("width", "epochs"):
+        if getattr(config, name) != getattr(full, name):
+            problems.append(f"{name} {getattr(config, name)}, not {getattr(full, name)}")
+    for split, used, size, whole in (("training", train_images, config.subset, CIFAR10_SIZES[0]),
+                                     ("test", test_images, config.test_subset, CIFAR10_SIZES[1])):
+        count = used if used is not None else size
+        if count is not None and count < whole:
+            problems.append(f"{count:,} {split} images, not {whole:,}")
+    if epochs_done is not None and epochs_done < config.epochs:
+        problems.append(f"{epochs_done} of {config.epochs} epochs done")
+    return "; ".join(problems)
+
+
 def field_type(name: str) -> tuple[type, bool]:
     """A Config field's type (int, float, str or bool) and whether it may be None."""
     annotation = str(next(f.type for f in fields(Config) if f.name == name))

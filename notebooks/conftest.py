@@ -11,6 +11,8 @@ import os
 import shutil
 import tempfile
 
+import pytest
+
 SMALL = {
     "ERASKIT_EPOCHS": "1",
     "ERASKIT_WIDTH": "8",
@@ -50,6 +52,23 @@ def pytest_runtest_setup(item):
 def pytest_runtest_teardown(item, nextitem):
     if _saved_backend is not None:
         os.environ["MPLBACKEND"] = _saved_backend
+
+
+def pytest_collection_modifyitems(config, items):
+    """Without data (and offline) every notebook would fail in its first data cell and each
+    later cell after it: report one skip, with the reason, and deselect the other cells."""
+    from eraskit.data import missing_data
+
+    reason = missing_data()
+    cells = [item for item in items if item.path.suffix == ".ipynb"]
+    if reason is None or not cells:
+        return
+    notebooks = len({item.path for item in cells})
+    cells[0].add_marker(pytest.mark.skip(reason=(
+        f"{notebooks} notebook(s) not run: {reason} (set ERASKIT_DATA to a .npz, or download "
+        f"CIFAR-10 once: python -c \"import eraskit.data as d; d.load_cifar10()\")")))
+    config.hook.pytest_deselected(items=cells[1:])
+    items[:] = [item for item in items if item not in cells[1:]]
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from eraskit.cli import flag
 from eraskit.config import Config, preset
 from eraskit.data import CLASSES, Cifar10
 
@@ -15,13 +16,23 @@ ROOT = Path(__file__).resolve().parents[1]
 ERASKIT = [sys.executable, "-m", "eraskit"]
 TIMING_KEYS = ("seconds", "train_img_per_s", "peak_memory_mb")
 
-# The tiny run, as command-line flags and as the Config those flags make (the same settings):
+
+def as_flags(settings: dict) -> list[str]:
+    """Config fields as the command line's flags: {"batch_size": 16} -> ["--batch-size", "16"]."""
+    argv = []
+    for name, value in settings.items():
+        if isinstance(value, bool):
+            argv.append(flag(name) if value else "--no-" + flag(name)[2:])
+        elif value is not None:
+            argv += [flag(name), str(value)]
+    return argv
+
+
+# The tiny run, as the smoke preset's changes and as the command line's flags for them:
 # width 8, 64 training images in batches of 16 (4 steps an epoch), 32 test images, 3 epochs.
 TINY = dict(width=8, subset=64, test_subset=32, batch_size=16, epochs=3, max_lr=0.05, workers=0,
             device="cpu", precision="fp32", eval_batch_size=64)
-TINY_FLAGS = ["--preset", "smoke", "--width", "8", "--subset", "64", "--test-subset", "32",
-              "--batch-size", "16", "--epochs", "3", "--max-lr", "0.05", "--workers", "0",
-              "--device", "cpu", "--precision", "fp32", "--eval-batch-size", "64", "--quiet"]
+TINY_FLAGS = ["--preset", "smoke", *as_flags(TINY), "--quiet"]
 
 
 def tiny_config(**changes) -> Config:

@@ -4,6 +4,7 @@ in an existing run folder changes. Most cases run main() in this process (fast);
 
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -11,8 +12,8 @@ import torch
 
 from eraskit import cli, pipeline, runs
 from eraskit.cli import main
-from helpers import (ERASKIT, TINY_FLAGS, save_npz, snapshot, subprocess_env, tiny_config,
-                     without_timing)
+from helpers import (ERASKIT, TINY_FLAGS, as_flags, save_npz, snapshot, subprocess_env,
+                     tiny_config, without_timing)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,17 @@ BAD = [
     (["train", "--data", "{file}"], "a_file is not a readable .npz file: not a zip archive"),
     (["train", "--data", "{shape}"], "x_train in {shape} must be uint8 (N, 32, 32, 3)"),
     (["train", "--data", "{labels}"], "y_test in {labels} has labels outside 0..9"),
-    (["train", "--resume", "--epochs", "5"], "was trained with other epochs"),
+    (["train", "--resume", "--epochs", "5"],
+     "was trained with other settings: --epochs 5 (the run: 3); drop that flag or use a new --out"),
+    (["train", "--epoch", "0"], "unrecognized argument --epoch; did you mean --epochs?"),
+    (["train", "--batchsize", "8"], "unrecognized argument --batchsize; did you mean --batch-size?"),
+    (["train", "--sparkle", "on"], "unrecognized argument --sparkle; see python -m eraskit "
+                                   "train --help"),
+    (["find-lr", "--max-lr", "0.1"], "find-lr takes no --max-lr: see python -m eraskit find-lr "
+                                     "--help for the settings it uses"),
+    (["run", "--preset", "smoke", "--images", "{empty}"],
+     "not the full assignment (width 8, not 64; epochs 3, not 20; 2,000 training images, not "
+     "50,000; 500 test images, not 10,000)"),
     (["train"], "already holds a trained run: continue it with --resume"),
     (["run"], "already holds a trained run"),
 ]
@@ -80,6 +91,23 @@ def test_bad_input_exits_2_with_one_line_and_changes_nothing(files, capsys, argv
     assert len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert "error:" in err and message.format(**files) in err
     assert snapshot(files["run"]) == before
+
+
+TOO_FEW = [
+    (["--subset", "5"], "5 training images for 10 classes: the subset (--subset) needs at least "
+                        "one image per class"),
+    (["--subset", "20"], "20 training images, fewer than one batch of 512: lower the batch size "
+                         "(--batch-size) or use more images (--subset)"),
+]
+
+
+@pytest.mark.parametrize("command", ["train", "find-lr"])
+@pytest.mark.parametrize("flags, message", TOO_FEW, ids=["classes", "batch"])
+def test_too_few_training_images_say_how_many(files, capsys, tmp_path, command, flags, message):
+    code, _, err = call([command, *flags, "--data", files["good"], "--device", "cpu",
+                         "--out", tmp_path / "run"], capsys)
+    assert code == 2 and err == f"eraskit: error: {message}\n"
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("command", ["analyse", "gradcam"])
@@ -154,12 +182,14 @@ def test_train_then_resume_a_finished_run(files, capsys, tmp_path, trained_run):
     assert runs.read_json(out / "history.json") == before
 
 
-def test_flags_cover_every_config_field():
-    parser = cli.build_parser()
-    args = parser.parse_args(["train", "--epochs", "3", "--precision", "fp16", "--max-lr", "0.1"])
-    assert (args.epochs, args.precision, args.max_lr, args.width) == (3, "fp16", 0.1, None)
-    flags = {a.dest for a in parser._subparsers._group_actions[0].choices["train"]._actions}
-    assert set(tiny_config().to_dict()) <= flags
+def test_flags_cover_every_config_field(tmp_path):
+    # every field set, so that each one must come from its flag
+    config = tiny_config(lr_start=1e-4, lr_end=5.0, lr_iters=20, lr_factor=3.0, compile=True,
+                         flip_tta=False, optimizer="adam", gpu_augment="off")
+    assert all(value is not None for value in config.to_dict().values())
+    args = cli.parse(["train", "--preset", "full", *as_flags(config.to_dict())])
+    args.out = str(tmp_path)
+    assert cli.make_config(args) == config
 
 
 def test_compare_prints_a_table_of_runs(trained_run, capsys, files):
@@ -199,26 +229,120 @@ def test_python_m_eraskit_bad_input(files):
     assert snapshot(files["run"]) == before
 
 
+def flags(command: str) -> set[str]:
+    """The settings a command's parser fills in (all of them, at their defaults)."""
+    return set(vars(cli.build_parser().commands[command].parse_args([])))
+
+
 def test_each_command_takes_the_flags_it_uses():
-    commands = cli.build_parser()._subparsers._group_actions[0].choices
-
-    def flags(command):
-        return {a.dest for a in commands[command]._actions}
-
-    assert {"resume", "images", "quiet", "epochs", "cam_layer"} <= flags("run")
+    assert {"resume", "images", "force_images", "quiet", "epochs", "cam_layer"} <= flags("run")
     assert "resume" in flags("train") and "images" not in flags("train")
-    assert flags("analyse") - {"help", "preset", "data", "out", "images"} == {"cam_method",
-                                                                            "cam_layer"}
+    assert flags("analyse") - {"preset", "data", "out", "images", "force_images"} == {
+        "cam_method", "cam_layer"}
     # the range test's length and factor follow the run's steps; the peak is its output
     assert {"lr_factor", "epochs"} <= flags("find-lr") and "max_lr" not in flags("find-lr")
     assert {"gpu_augment", "steps", "width"} <= flags("bench") and "epochs" not in flags("bench")
 
 
 def test_help_shows_each_presets_value():
-    text = cli.build_parser()._subparsers._group_actions[0].choices["train"].format_help()
-    assert "[full: 64, smoke: 8, cpu: 16]" in " ".join(text.split())
-    assert "[default: auto]" in " ".join(text.split())
-    assert "[default: range test]" in " ".join(text.split())
+    text = " ".join(cli.build_parser().commands["train"].format_help().split())
+    assert "[full: 64, smoke: 8, cpu: 16]" in text
+    assert "[default: auto]" in text
+    assert "[default: range test]" in text
+
+
+def test_analysis_says_a_trained_run_keeps_its_settings(files, capsys):
+    code, out, err = call(["analyse", "--epochs", "3", "--out", files["run"]], capsys)
+    assert code == 2 and out == ""
+    assert err == ("python -m eraskit analyse: error: analyse takes no --epochs: a trained run "
+                   "keeps its settings (only --cam-method and --cam-layer may change); train a "
+                   "new run to change them\n")
+
+
+def test_every_command_has_a_handler():
+    assert set(cli.HANDLERS) == set(cli.COMMANDS) == set(cli.build_parser().commands)
+
+
+def test_a_bare_command_line_points_to_help(capsys):
+    code, out, err = call([], capsys)
+    assert code == 2 and out == ""
+    assert err == ("python -m eraskit: give a command (run, find-lr, train, analyse, gradcam, "
+                   "bench, compare); see python -m eraskit --help\n")
+
+
+def test_analysis_without_out_lists_the_run_folders(trained_run, capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = call(["analyse"], capsys)
+    assert code == 2 and err == ("eraskit: error: no run in runs/full and none under runs/: train "
+                                 "one first, e.g. `python -m eraskit run --preset smoke`\n")
+    for name in ("b", "a/seed-1"):
+        shutil.copytree(trained_run.paths.root, tmp_path / "runs" / name)
+    code, _, err = call(["analyse"], capsys)
+    assert code == 2
+    assert err == "eraskit: error: no run in runs/full; give one with --out: runs/a/seed-1, runs/b\n"
+
+
+RESULTS = "# Course\n<!-- results:begin -->\nthe course's table\n<!-- results:end -->\n"
+
+
+def test_images_refuses_a_run_that_is_not_the_assignment(files, capsys, tmp_path):
+    readme, images = tmp_path / "README.md", tmp_path / "images"
+    readme.write_text(RESULTS)
+    before = snapshot(files["run"])
+    code, out, err = call(["analyse", "--data", files["good"], "--out", files["run"],
+                           "--images", images], capsys)
+    assert code == 2 and out == "" and len(err.splitlines()) == 1
+    assert ("not the full assignment (width 8, not 64; epochs 3, not 20; 64 training images, not "
+            "50,000; 32 test images, not 10,000)") in err and "--force-images" in err
+    assert readme.read_text() == RESULTS and not images.exists()
+    assert snapshot(files["run"]) == before
+
+
+def test_force_images_says_what_it_replaces_then_does_it(files, capsys, tmp_path, trained_run):
+    readme, images = tmp_path / "README.md", tmp_path / "images"
+    readme.write_text(RESULTS)
+    run = shutil.copytree(trained_run.paths.root, tmp_path / "run")
+    code, out, err = call(["analyse", "--data", files["good"], "--out", run, "--images", images,
+                           "--force-images"], capsys)
+    assert code == 0, err
+    (announced,) = [line for line in out.splitlines() if line.startswith("--images: ")]
+    start, end = f"--images: writing {images}/ (", f", results.md) and the results table of {readme}"
+    assert announced.startswith(start) and announced.endswith(end)
+    figures = sorted(p.name for p in (run / "figures").glob("*.png"))
+    assert sorted(announced[len(start):-len(end)].split(", ")) == figures
+    assert sorted(p.name for p in images.iterdir()) == sorted(figures + ["results.md"])
+    assert "the course's table" not in readme.read_text()
+    assert out.index("--images: ") < out.index("figures:")  # said before it is done
+
+
+def test_a_partly_trained_run_says_how_far_it_got(files, capsys, tmp_path, monkeypatch):
+    real = pipeline.train_epoch
+
+    def stop_at_epoch_2(state, loader, epoch, progress=True):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return real(state, loader, epoch, progress)
+
+    monkeypatch.setattr(pipeline, "train_epoch", stop_at_epoch_2)
+    out = tmp_path / "run"
+    code, _, err = call(["train", *TINY_FLAGS, "--data", files["good"], "--out", out], capsys)
+    assert code == 130
+    code, _, err = call(["gradcam", "--data", files["good"], "--out", out], capsys)
+    assert code == 0
+    assert err == (f"eraskit: {out} has trained 1 of 3 epochs: the figures show the model after "
+                   f"epoch 1\n")
+    code, _, err = call(["analyse", "--data", files["good"], "--out", out, "--images",
+                         tmp_path / "images"], capsys)
+    assert code == 2 and "; 1 of 3 epochs done)" in err
+
+
+def test_bad_values_are_reported_before_torch_is_imported():
+    script = ("import sys; from eraskit.cli import main; code = main(['train', '--epochs', '0']); "
+              "print(code, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=subprocess_env(), timeout=60)
+    assert done.stdout.split() == ["2", "False"], done.stderr
+    assert done.stderr == "eraskit: error: epochs must be positive, got 0\n"
 
 
 def test_find_lr_saves_the_sweep_and_a_captioned_figure(files, capsys, tmp_path):

@@ -4,7 +4,7 @@ from dataclasses import fields
 
 import pytest
 
-from eraskit.config import PRESETS, Config, field_help, preset, same_training
+from eraskit.config import PRESETS, Config, field_help, not_the_assignment, preset, same_training
 from eraskit.errors import EraskitError
 
 
@@ -115,3 +115,16 @@ def test_every_field_has_a_one_line_help():
     for f in fields(Config):
         text = field_help(f.name)
         assert text and "\n" not in text and len(text) < 120, f.name
+
+
+def test_only_a_complete_full_run_is_the_assignment():
+    full = preset("full")
+    assert not_the_assignment(full) == ""  # before training: nothing says otherwise yet
+    assert not_the_assignment(full, 20, 50_000, 10_000) == ""
+    assert not_the_assignment(full, 19, 50_000, 10_000) == "19 of 20 epochs done"
+    # subset None on a smaller .npz: the counts the run recorded decide
+    assert not_the_assignment(full, 20, 3_000, 10_000) == "3,000 training images, not 50,000"
+    assert not_the_assignment(preset("cpu")) == "width 16, not 64; 10,000 training images, not 50,000"
+    assert not_the_assignment(preset("smoke"), 1) == (
+        "width 8, not 64; epochs 3, not 20; 2,000 training images, not 50,000; 500 test images, "
+        "not 10,000; 1 of 3 epochs done")
