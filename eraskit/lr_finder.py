@@ -145,14 +145,25 @@ def suggest(lrs: list[float], raw_losses: list[float], optimizer: str = "sgd",
     """OneCycle's peak read from a sweep's raw losses (the module docstring gives the rule).
 
     Returns {"suggested_lr", "losses" (smoothed), "floor_lr", "min_loss_lr", "steepest_lr",
-    "factor", "evidence" ("ok", "flat", "still falling"), "rule", "note"}; "note" is None
+    "factor", "evidence" ("ok", "flat", "still falling", "diverged early"), "rule", "note"};
+    "note" is None
     when the sweep gave a usable curve, else one line saying what the kit did instead.
     """
     lrs_a, raw = np.asarray(lrs, dtype=float), np.asarray(raw_losses, dtype=float)
     finite = int(np.argmin(np.isfinite(raw))) if not np.isfinite(raw).all() else len(raw)
-    if finite < MIN_POINTS:
-        raise EraskitError(f"the LR range test diverged after {finite} steps, too early to "
-                           f"read: lower --lr-start or pass --max-lr")
+    safe = safe_peak(optimizer, batch_size)
+    if finite < MIN_POINTS:  # stopped (diverged) before a curve could be read
+        survived = float(lrs_a[finite - 2]) if finite >= 2 else 0.0
+        if safe >= survived:
+            raise EraskitError(f"the LR range test diverged after {finite} steps, too early "
+                               f"to read: lower --lr-start or pass --max-lr")
+        return {"losses": raw[:finite].tolist(), "floor_lr": None, "min_loss_lr": None,
+                "steepest_lr": None, "factor": None, "warm_up_steps": warm_up,
+                "suggested_lr": safe, "evidence": "diverged early",
+                "rule": f"safe {optimizer} peak for batch {batch_size}",
+                "note": (f"the range test diverged after {finite} steps (at {lrs_a[finite - 1]:.3g}),"
+                         f" too early to read: using the safe {optimizer} peak {safe:.3g}, below "
+                         f"the last rate it survived; pass --max-lr to choose another")}
     lrs_a, raw = lrs_a[:finite], raw[:finite]
     window = max(5, len(raw) // 8) | 1
     losses = smooth(raw, window)
@@ -166,7 +177,6 @@ def suggest(lrs: list[float], raw_losses: list[float], optimizer: str = "sgd",
     result = {"losses": losses.tolist(), "floor_lr": float(lrs_a[floor]),
               "min_loss_lr": float(lrs_a[best]), "steepest_lr": float(lrs_a[int(np.argmin(slope))]),
               "factor": factor, "warm_up_steps": warm_up, "note": None}
-    safe = safe_peak(optimizer, batch_size)
     if drop < max(MIN_DROP * start, 4 * noise / math.sqrt(window)):
         return {**result, "suggested_lr": safe, "evidence": "flat",
                 "rule": f"safe {optimizer} peak for batch {batch_size}",

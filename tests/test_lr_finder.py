@@ -133,6 +133,13 @@ def test_a_curve_that_diverges_at_once_is_a_clear_error():
         suggest(lrs, losses)
 
 
+def test_a_sweep_stopped_early_above_the_safe_peak_falls_back_to_it():
+    lrs = np.logspace(-4, 1, 10)[:9].tolist()  # stopped at its ninth step, at 2.8
+    result = suggest(lrs, [2.3, 2.3, 2.2, 2.1, 2.0, 2.1, 2.4, 3.5, 12.0], "sgd", batch_size=512)
+    assert result["evidence"] == "diverged early" and result["suggested_lr"] == 0.2
+    assert "diverged after 9 steps" in result["note"] and "--max-lr" in result["note"]
+
+
 def test_the_sgd_factor_grows_with_the_warm_up_within_its_bounds():
     factors = [warm_up_factor(w) for w in (1, 5, 25, 100, 500, 5000)]
     assert factors == sorted(factors) and factors[0] == 1.0 and factors[-1] == 50.0
