@@ -18,7 +18,8 @@ from pathlib import Path
 from . import config as cfg
 from .errors import EraskitError
 
-# This module imports no torch: bad flags and values are reported in a fraction of a second.
+# Neither this module nor what it reads a run folder with (config, data, runs) imports torch:
+# bad flags and values are reported in a fraction of a second, before torch loads.
 
 COMMANDS = {
     "run": "LR range test, training and every figure: the whole assignment",
@@ -190,10 +191,11 @@ def make_config(args: argparse.Namespace) -> cfg.Config:
         changed = [k for k in sorted(given) if k not in COMMAND_FIELDS["analyse"]
                    + cfg.RUNTIME_FIELDS and getattr(saved, k) != given[k]]
         if changed:
-            listed = ", ".join(f"{flag(k)} {shown(k, given[k])} (the run: {shown(k, getattr(saved, k))})"
-                               for k in changed)
+            listed = ", ".join(f"{flag(k)} {shown(k, given[k])} "
+                               f"(the run: {shown(k, getattr(saved, k))})" for k in changed)
+            those = "those flags" if len(changed) > 1 else "that flag"
             raise EraskitError(f"{args.out} was trained with other settings: {listed}; drop "
-                               f"{'those flags' if len(changed) > 1 else 'that flag'} or use a new --out")
+                               f"{those} or use a new --out")
         return saved.replace(**given)
     return cfg.preset(args.preset, **given)
 
@@ -239,7 +241,7 @@ def bench(args: argparse.Namespace) -> int:
 def find_lr(args: argparse.Namespace) -> int:
     """The LR range test alone, saved in the run folder with its figure."""
     config = make_config(args)
-    data = load_data(args.data)
+    data = load_data(args.data, config, args.out)
     from . import pipeline
     from .report import write_lr_finder_figure
     pipeline.find_lr(config, data, args.out, progress=not args.quiet)
@@ -255,7 +257,7 @@ def train(args: argparse.Namespace) -> int:
     config = make_config(args)
     if args.command == "run":
         check_images_allowed(args, config)  # before hours of training, not after
-    data = load_data(args.data)
+    data = load_data(args.data, config, args.out)
     from . import pipeline
     pipeline.fit(config, data, args.out, resume=args.resume, progress=not args.quiet)
     if args.command == "run":
@@ -286,11 +288,17 @@ HANDLERS = {"run": train, "find-lr": find_lr, "train": train, "analyse": analyse
             "gradcam": analyse, "bench": bench, "compare": compare}
 
 
-def load_data(path: str | None):
-    """The data set: the .npz at `path`, else $ERASKIT_DATA, else the official download."""
-    from .data import load_cifar10
+def load_data(path: str | None, config: cfg.Config | None = None, out: str | None = None):
+    """The data set: the .npz at `path`, else $ERASKIT_DATA, else the official download.
+    With `config`, a new run in `out` is checked to have enough training images before torch
+    loads (a folder with a checkpoint first reports that, in pipeline)."""
+    from .data import check_train_size, load_cifar10
+    from .runs import RunPaths
 
-    return load_cifar10(path)
+    data = load_cifar10(path)
+    if config is not None and not RunPaths(Path(out)).checkpoint.is_file():
+        check_train_size(config, len(data.x_train), len(data.classes))
+    return data
 
 
 def write_analysis(args: argparse.Namespace, config: cfg.Config, data) -> None:
@@ -334,8 +342,9 @@ def check_images_allowed(args: argparse.Namespace, config: cfg.Config, run=None)
 
 
 def run_folders(root: Path = RUNS_ROOT) -> list[Path]:
-    """The run folders (with a config.json) under `root`."""
-    return sorted(p.parent for p in root.rglob("config.json"))
+    """The run folders (with a config.json) under `root`, the shallowest first."""
+    return sorted((p.parent for p in root.rglob("config.json")),
+                  key=lambda folder: (len(folder.parts), str(folder)))
 
 
 def check_out_given(args: argparse.Namespace) -> None:

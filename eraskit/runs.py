@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
-import torch
 
 from .config import Config
 from .errors import EraskitError
@@ -159,6 +158,8 @@ def read_json(path: Path) -> Any:
 def write_checkpoint(state: dict) -> Callable:
     """A writer of a checkpoint. torch.save goes to memory first: a write error on the disk
     then surfaces as the OSError it is, not as torch's "unexpected pos"."""
+    import torch  # here, not above: the command line reads run folders without loading torch
+
     buffer = io.BytesIO()
     torch.save(state, buffer)
     return lambda f: f.write(buffer.getbuffer())
@@ -172,6 +173,8 @@ def load_checkpoint(path: Path) -> dict:
     """Load a checkpoint without executing code from it (weights_only)."""
     if not path.is_file():
         raise EraskitError(f"no checkpoint at {path}: train the run first")
+    import torch
+
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated zip, foreign file, pickle that asks for code

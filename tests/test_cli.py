@@ -65,7 +65,8 @@ BAD = [
     (["train", "--resume", "--epochs", "5"],
      "was trained with other settings: --epochs 5 (the run: 3); drop that flag or use a new --out"),
     (["train", "--epoch", "0"], "unrecognized argument --epoch; did you mean --epochs?"),
-    (["train", "--batchsize", "8"], "unrecognized argument --batchsize; did you mean --batch-size?"),
+    (["train", "--batchsize", "8"],
+     "unrecognized argument --batchsize; did you mean --batch-size?"),
     (["train", "--sparkle", "on"], "unrecognized argument --sparkle; see python -m eraskit "
                                    "train --help"),
     (["find-lr", "--max-lr", "0.1"], "find-lr takes no --max-lr: see python -m eraskit find-lr "
@@ -279,7 +280,8 @@ def test_analysis_without_out_lists_the_run_folders(trained_run, capsys, monkeyp
         shutil.copytree(trained_run.paths.root, tmp_path / "runs" / name)
     code, _, err = call(["analyse"], capsys)
     assert code == 2
-    assert err == "eraskit: error: no run in runs/full; give one with --out: runs/a/seed-1, runs/b\n"
+    assert err == ("eraskit: error: no run in runs/full; give one with --out: runs/b, "
+                   "runs/a/seed-1\n")  # the shallowest first
 
 
 RESULTS = "# Course\n<!-- results:begin -->\nthe course's table\n<!-- results:end -->\n"
@@ -306,7 +308,8 @@ def test_force_images_says_what_it_replaces_then_does_it(files, capsys, tmp_path
                            "--force-images"], capsys)
     assert code == 0, err
     (announced,) = [line for line in out.splitlines() if line.startswith("--images: ")]
-    start, end = f"--images: writing {images}/ (", f", results.md) and the results table of {readme}"
+    start = f"--images: writing {images}/ ("
+    end = f", results.md) and the results table of {readme}"
     assert announced.startswith(start) and announced.endswith(end)
     figures = sorted(p.name for p in (run / "figures").glob("*.png"))
     assert sorted(announced[len(start):-len(end)].split(", ")) == figures
@@ -336,13 +339,22 @@ def test_a_partly_trained_run_says_how_far_it_got(files, capsys, tmp_path, monke
     assert code == 2 and "; 1 of 3 epochs done)" in err
 
 
-def test_bad_values_are_reported_before_torch_is_imported():
-    script = ("import sys; from eraskit.cli import main; code = main(['train', '--epochs', '0']); "
-              "print(code, 'torch' in sys.modules)")
+def test_bad_values_are_reported_before_torch_is_imported(files, tmp_path):
+    run, good = str(files["run"]), str(files["good"])
+    bad = [["train", "--epochs", "0"],
+           ["train", "--resume", "--epochs", "5", "--out", run, "--data", good],
+           ["analyse", "--out", run, "--images", str(tmp_path / "images")],
+           ["train", "--subset", "5", "--data", good, "--out", str(tmp_path / "new")]]
+    script = (f"import sys; from eraskit.cli import main; codes = [main(a) for a in {bad!r}]; "
+              f"print(*codes, 'torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           env=subprocess_env(), timeout=60)
-    assert done.stdout.split() == ["2", "False"], done.stderr
-    assert done.stderr == "eraskit: error: epochs must be positive, got 0\n"
+    assert done.stdout.split() == ["2", "2", "2", "2", "False"], done.stderr
+    errors = done.stderr.splitlines()
+    assert errors[0] == "eraskit: error: epochs must be positive, got 0"
+    assert "was trained with other settings: --epochs 5 (the run: 3)" in errors[1]
+    assert "not the full assignment" in errors[2] and "5 training images for 10" in errors[3]
+    assert len(errors) == 4
 
 
 def test_find_lr_saves_the_sweep_and_a_captioned_figure(files, capsys, tmp_path):

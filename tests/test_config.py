@@ -124,7 +124,8 @@ def test_only_a_complete_full_run_is_the_assignment():
     assert not_the_assignment(full, 19, 50_000, 10_000) == "19 of 20 epochs done"
     # subset None on a smaller .npz: the counts the run recorded decide
     assert not_the_assignment(full, 20, 3_000, 10_000) == "3,000 training images, not 50,000"
-    assert not_the_assignment(preset("cpu")) == "width 16, not 64; 10,000 training images, not 50,000"
+    assert not_the_assignment(preset("cpu")) == ("width 16, not 64; 10,000 training images, "
+                                                 "not 50,000")
     assert not_the_assignment(preset("smoke"), 1) == (
         "width 8, not 64; epochs 3, not 20; 2,000 training images, not 50,000; 500 test images, "
         "not 10,000; 1 of 3 epochs done")
