@@ -1,5 +1,6 @@
 """Whether a run is learning: test predictions collapsed onto one class, or a training loss
-stuck at chance (ln of the number of classes, the loss of a uniform guess)."""
+stuck at chance (ln of the number of classes, the loss of a uniform guess) while the test
+accuracy is near chance too."""
 
 from __future__ import annotations
 
@@ -26,7 +27,10 @@ def collapse_note(train_loss: float, preds: np.ndarray, labels: np.ndarray,
     reasons = []
     if share >= COLLAPSED_SHARE and true_share <= 0.5:
         reasons.append(f"it predicts {classes[top]!r} for {share:.0%} of the test images")
-    if train_loss >= (1 - CHANCE_LOSS_MARGIN) * chance:
+    # The loss alone misleads in a first epoch that starts at chance and then learns: it
+    # counts only while the test predictions are no better than chance either.
+    near_chance = np.mean(preds == labels) < 1.5 / len(classes)
+    if train_loss >= (1 - CHANCE_LOSS_MARGIN) * chance and near_chance:
         reasons.append(f"its training loss {train_loss:.3f} sits at chance "
                        f"(ln {len(classes)} = {chance:.3f})")
     if not reasons:

@@ -104,7 +104,9 @@ def plot_lr_finder(result: dict, caption: Optional[str] = None) -> plt.Figure:
     if result.get("warm_up_steps") and result.get("evidence", "ok") == "ok":
         title += f": factor {result['factor']:.3g} for a {result['warm_up_steps']}-step warm-up"
     elif result.get("evidence") not in (None, "ok"):
-        title += f": the sweep gave no usable curve ({result['evidence']})"
+        why = {"flat": "the loss never fell clearly", "still falling": "the loss still fell at "
+               "the end", "diverged early": "it diverged too early"}.get(result["evidence"])
+        title += f": {why or result['evidence']}, so a safe peak"
     ax.set(title=title, xlabel="learning rate (log scale)", ylabel="training loss")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
