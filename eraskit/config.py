@@ -72,7 +72,8 @@ class Config:
     lr_end: Optional[float] = _field(None, "the range test's last rate, reached exponentially "
                                            "(default: 10 for SGD, 1 for Adam)")
     lr_iters: Optional[int] = _field(None, "training steps of the range test (default: a "
-                                           "quarter of the run's steps, 20 to 100)")
+                                           "quarter of the run's steps, 20 to 100, at most "
+                                           "half of them)")
     lr_factor: Optional[float] = _field(None, "max LR = this x the rate where the range "
                                               "test's loss reached its floor (default: grows "
                                               "with OneCycle's warm-up)")
@@ -149,6 +150,8 @@ RUNTIME_FIELDS = ("device", "workers", "compile", "channels_last", "eval_batch_s
 
 
 # Fields the LR range test does not depend on: a saved sweep stays valid when only these change.
+# (epochs among them: with lr_iters unset they set the sweep's length, but a saved sweep of
+# another length still reads the same curve; the rule itself is rescored for the run.)
 # (gpu_augment among them: the range test always augments with albumentations.)
 SCHEDULE_FIELDS = ("epochs", "max_lr", "pct_start", "div_factor", "final_div_factor", "anneal",
                    "flip_tta", "test_subset", "lr_factor", "gpu_augment", "cam_method",
@@ -171,7 +174,7 @@ PRESETS: dict[str, dict] = {
     # The assignment: full width, all data, 20 epochs.
     "full": {},
     # Under a minute on 2 CPU cores: checks that every step runs; reaches 30-40%, not more.
-    # Its warm-up is 23 steps: the range test's rule scales the peak down to match.
+    # Its 23-step sweep usually comes out flat: the safe SGD peak for batch 64 (0.025) decides.
     "smoke": dict(width=8, epochs=3, subset=2000, test_subset=500, batch_size=64,
                   eval_batch_size=500),
     # 20 epochs on 2 CPU cores in well under an hour: a narrow network on a fifth of the data.

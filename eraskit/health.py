@@ -36,5 +36,5 @@ def collapse_note(train_loss: float, preds: np.ndarray, labels: np.ndarray,
     if not reasons:
         return None
     return (f"the network is not learning: {' and '.join(reasons)}; the peak rate "
-            f"{max_lr:.3g} is probably too high: try --max-lr {max_lr / 10:.3g} "
-            f"(MAX_LR in the notebooks) in a new run folder")
+            f"{max_lr:.3g} may be too high, or the run too short to learn: try --max-lr "
+            f"{max_lr / 10:.3g} (MAX_LR in the notebooks) or more epochs, in a new run folder")

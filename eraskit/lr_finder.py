@@ -41,6 +41,11 @@ SWEEP_SHARE, SWEEP_FLOOR, SWEEP_CAP = 0.25, 20, 100
 MIN_POINTS = 10
 # A sweep carries a signal when its smoothed loss fell by at least this share of its start.
 MIN_DROP = 0.03
+# The sweep stops once a loss exceeds this multiple of the best so far (torch-lr-finder's
+# diverge_th): the curve past it says nothing.
+DIVERGE_AT = 5
+# The rule's factor: SGD's grows with the warm-up up to this cap; Adam's stays put.
+SGD_FACTOR_CAP, ADAM_FACTOR = 50.0, 2.5
 
 
 def sweep_steps(config: Config, steps_per_epoch: int) -> int:
@@ -91,7 +96,7 @@ def range_test(model: nn.Module, loader, config: Config, device: torch.device,
         # loss is 5x the best so far, since the rest of the curve says nothing.
         finder.range_test(loader, start_lr=start, end_lr=end,
                           num_iter=sweep_steps(config, steps_per_epoch), step_mode="exp",
-                          smooth_f=0, diverge_th=5)
+                          smooth_f=0, diverge_th=DIVERGE_AT)
     lrs = [float(x) for x in finder.history["lr"]]
     raw = [float(x) for x in finder.history["loss"]]
     del finder, trial, optimizer
@@ -129,9 +134,6 @@ def warm_up_factor(warm_up: int, optimizer: str = "sgd") -> float:
     return float(np.clip(4.0 * (warm_up / 15) ** 0.72, 1.0, SGD_FACTOR_CAP))
 
 
-SGD_FACTOR_CAP, ADAM_FACTOR = 50.0, 2.5
-
-
 def safe_peak(optimizer: str, batch_size: int) -> float:
     """The documented fallback peak when a sweep carries no signal: SGD 0.05 per 128 images
     (the linear scaling rule), Adam 1e-3 times the square root of the batch over 128."""
@@ -145,52 +147,67 @@ def suggest(lrs: list[float], raw_losses: list[float], optimizer: str = "sgd",
     """OneCycle's peak read from a sweep's raw losses (the module docstring gives the rule).
 
     Returns {"suggested_lr", "losses" (smoothed), "floor_lr", "min_loss_lr", "steepest_lr",
-    "factor", "evidence" ("ok", "flat", "still falling", "diverged early"), "rule", "note"};
-    "note" is None
-    when the sweep gave a usable curve, else one line saying what the kit did instead.
+    "factor", "capped", "evidence" ("ok", "flat", "still falling", "diverged early"), "rule",
+    "note"}; "note" is None when the sweep gave a usable curve, else one line saying what the
+    kit did instead. A step that diverged is left out of the curve.
     """
     lrs_a, raw = np.asarray(lrs, dtype=float), np.asarray(raw_losses, dtype=float)
-    finite = int(np.argmin(np.isfinite(raw))) if not np.isfinite(raw).all() else len(raw)
+    if len(lrs_a) != len(raw):
+        raise EraskitError(f"a range test needs one rate per loss, got {len(lrs_a)} rates and "
+                           f"{len(raw)} losses")
+    bad = ~np.isfinite(raw)
+    kept = int(bad.argmax()) if bad.any() else len(raw)
+    # torch-lr-finder keeps the step that diverged (a loss over DIVERGE_AT x the best so far)
+    # as its last point: read only the curve the network survived.
+    if kept == len(raw) and kept > 1 and raw[kept - 1] > DIVERGE_AT * raw[:kept - 1].min():
+        kept -= 1
+    diverged = kept < len(raw)
+    lrs_a, raw = lrs_a[:kept], raw[:kept]
+    survived = float(lrs_a[-1]) if kept else 0.0
     safe = safe_peak(optimizer, batch_size)
-    if finite < MIN_POINTS:  # stopped (diverged) before a curve could be read
-        survived = float(lrs_a[finite - 2]) if finite >= 2 else 0.0
+    fallback = {"rule": f"safe {optimizer} peak for batch {batch_size}", "capped": False,
+                "suggested_lr": min(safe, survived) if diverged else safe}
+    below = (f", below the last rate it survived ({survived:.3g})" if diverged and safe < survived
+             else f", capped at the last rate it survived" if diverged else "")
+    if kept < MIN_POINTS:  # stopped (diverged) before a curve could be read
         if safe >= survived:
-            raise EraskitError(f"the LR range test diverged after {finite} steps, too early "
+            raise EraskitError(f"the LR range test diverged at step {kept + 1}, too early "
                                f"to read: lower --lr-start or pass --max-lr")
-        return {"losses": raw[:finite].tolist(), "floor_lr": None, "min_loss_lr": None,
+        return {"losses": raw.tolist(), "floor_lr": None, "min_loss_lr": None,
                 "steepest_lr": None, "factor": None, "warm_up_steps": warm_up,
-                "suggested_lr": safe, "evidence": "diverged early",
-                "rule": f"safe {optimizer} peak for batch {batch_size}",
-                "note": (f"the range test diverged after {finite} steps (at {lrs_a[finite - 1]:.3g}),"
-                         f" too early to read: using the safe {optimizer} peak {safe:.3g}, below "
-                         f"the last rate it survived; pass --max-lr to choose another")}
-    lrs_a, raw = lrs_a[:finite], raw[:finite]
+                "evidence": "diverged early", **fallback,
+                "note": (f"the range test diverged at step {kept + 1}, too early to read: "
+                         f"using the safe {optimizer} peak {safe:.3g}{below}; pass --max-lr "
+                         f"to choose another")}
     window = max(5, len(raw) // 8) | 1
     losses = smooth(raw, window)
     noise = 1.4826 * np.median(np.abs(raw - losses - np.median(raw - losses)))
     best = int(np.argmin(losses))
-    start = float(losses[:best + 1].max())
+    top = int(np.argmax(losses[:best + 1]))  # where the descent to the minimum starts
+    start = float(losses[top])
     drop = start - float(losses[best])
-    floor = int(np.argmax(losses <= losses[best] + max(2 * noise / math.sqrt(window), 0.1 * drop)))
+    near = losses[top:] <= losses[best] + max(2 * noise / math.sqrt(window), 0.1 * drop)
+    floor = top + int(np.argmax(near))
     slope = np.gradient(losses[:best + 1], np.log10(lrs_a[:best + 1])) if best > 1 else [0.0]
     factor = factor if factor is not None else warm_up_factor(warm_up, optimizer)
     result = {"losses": losses.tolist(), "floor_lr": float(lrs_a[floor]),
-              "min_loss_lr": float(lrs_a[best]), "steepest_lr": float(lrs_a[int(np.argmin(slope))]),
+              "descent_start_lr": float(lrs_a[top]), "min_loss_lr": float(lrs_a[best]),
+              "steepest_lr": float(lrs_a[int(np.argmin(slope))]),
               "factor": factor, "warm_up_steps": warm_up, "note": None}
+    peak = f"{fallback['suggested_lr']:.3g}"
     if drop < max(MIN_DROP * start, 4 * noise / math.sqrt(window)):
-        return {**result, "suggested_lr": safe, "evidence": "flat",
-                "rule": f"safe {optimizer} peak for batch {batch_size}",
+        return {**result, **fallback, "evidence": "flat",
                 "note": (f"the range test's loss never fell clearly (by {drop:.3f} from "
-                         f"{start:.3f}): using the safe {optimizer} peak {safe:.3g}; pass "
+                         f"{start:.3f}): using the safe {optimizer} peak {peak}{below}; pass "
                          f"--max-lr to choose another")}
-    if best >= len(raw) - window and floor >= 0.75 * len(raw):  # no floor before the end
-        return {**result, "suggested_lr": safe, "evidence": "still falling",
-                "rule": f"safe {optimizer} peak for batch {batch_size}",
+    if not diverged and best >= len(raw) - window and floor >= 0.75 * len(raw):
+        return {**result, **fallback, "evidence": "still falling",
                 "note": (f"the range test's loss was still falling at its last rate "
-                         f"{lrs_a[-1]:.3g}: using the safe {optimizer} peak {safe:.3g}; raise "
+                         f"{survived:.3g}: using the safe {optimizer} peak {peak}; raise "
                          f"--lr-end or pass --max-lr")}
-    suggested = min(factor * lrs_a[floor], lrs_a[-1])  # never past the last rate it survived
+    suggested = min(factor * lrs_a[floor], survived)  # never past the last rate it survived
     return {**result, "suggested_lr": float(suggested), "evidence": "ok",
+            "capped": bool(factor * lrs_a[floor] > survived),
             "rule": f"{factor:.3g} x the rate where the loss reached its floor"}
 
 

@@ -101,9 +101,13 @@ def describe_suggestion(result: dict) -> str:
     """The range test's suggestion in one line: the rate, and the rule or fallback behind it."""
     if result["note"]:
         return f"max LR {result['suggested_lr']:.3g}: {result['note']}"
-    return (f"max LR {result['suggested_lr']:.3g} = {result['factor']:.3g} x "
-            f"{result['floor_lr']:.3g}, the rate where the range test's loss reached its "
-            f"floor (factor for a {result['warm_up_steps']}-step warm-up)")
+    reading = (f"{result['factor']:.3g} x {result['floor_lr']:.3g}, the rate where the range "
+               f"test's loss reached its floor (factor for a {result['warm_up_steps']}-step "
+               f"warm-up, or --lr-factor)")
+    if result.get("capped"):
+        return (f"max LR {result['suggested_lr']:.3g}, the last rate the range test survived "
+                f"(the rule's {reading} lies above it)")
+    return f"max LR {result['suggested_lr']:.3g} = {reading}"
 
 
 def resolve_max_lr(config: Config, data: Cifar10, out: str | Path, steps_per_epoch: int,

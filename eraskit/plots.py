@@ -90,10 +90,12 @@ def plot_lr_finder(result: dict, caption: Optional[str] = None) -> plt.Figure:
     ax.set_xscale("log")
     floor, peak = result.get("floor_lr"), result["suggested_lr"]
     if floor and result.get("evidence", "ok") == "ok":
-        top = int(np.argmax(losses[:int(np.searchsorted(lrs, floor)) + 1]))
-        ax.axvspan(lrs[top], floor, color="tab:green", alpha=0.12, label="the loss falls")
+        start = result.get("descent_start_lr", lrs[0])
+        ax.axvspan(start, floor, color="tab:green", alpha=0.12, label="the loss falls")
         ax.axvline(floor, color="tab:orange", ls="--", label=f"floor reached: {floor:.3g}")
         label = f"max LR = {result['factor']:.3g} x floor = {peak:.3g}"
+        if result.get("capped"):
+            label = f"max LR = the last rate the sweep survived: {peak:.3g}"
     else:
         label = f"max LR (safe fallback): {peak:.3g}"
     if result.get("min_loss_lr"):

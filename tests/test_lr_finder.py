@@ -45,7 +45,8 @@ def test_range_test_leaves_the_callers_model_and_optimizer_untouched(data):
     assert model.training
 
     # The curve: one raw loss per step, rising rates from lr_start, a smoothed copy, a rate.
-    assert len(result["lrs"]) == len(result["raw_losses"]) == len(result["losses"])
+    assert len(result["lrs"]) == len(result["raw_losses"])
+    assert len(result["losses"]) in (len(result["lrs"]), len(result["lrs"]) - 1)  # less a diverged step
     assert 10 <= len(result["lrs"]) <= 20  # 20 steps, fewer if it diverged
     assert result["lrs"][0] == pytest.approx(sweep_range(config)[0])
     assert np.all(np.diff(result["lrs"]) > 0)
@@ -129,7 +130,7 @@ def test_the_peak_never_passes_the_last_rate_the_sweep_survived():
 def test_a_curve_that_diverges_at_once_is_a_clear_error():
     lrs = np.logspace(-4, 1, 30).tolist()
     losses = [2.3, 2.4, 2.6, 3.0] + [float("inf")] * 26
-    with pytest.raises(EraskitError, match="diverged after 4 steps.*--max-lr"):
+    with pytest.raises(EraskitError, match="diverged at step 5.*--max-lr"):
         suggest(lrs, losses)
 
 
@@ -137,7 +138,7 @@ def test_a_sweep_stopped_early_above_the_safe_peak_falls_back_to_it():
     lrs = np.logspace(-4, 1, 10)[:9].tolist()  # stopped at its ninth step, at 2.8
     result = suggest(lrs, [2.3, 2.3, 2.2, 2.1, 2.0, 2.1, 2.4, 3.5, 12.0], "sgd", batch_size=512)
     assert result["evidence"] == "diverged early" and result["suggested_lr"] == 0.2
-    assert "diverged after 9 steps" in result["note"] and "--max-lr" in result["note"]
+    assert "diverged at step 9" in result["note"] and "--max-lr" in result["note"]
 
 
 def test_the_sgd_factor_grows_with_the_warm_up_within_its_bounds():
@@ -200,3 +201,21 @@ def test_rescore_applies_the_runs_warm_up():
     assert short["warm_up_steps"] == 1 and long["warm_up_steps"] == round(0.25 * 5000)
     assert short["suggested_lr"] < long["suggested_lr"]
     assert math.isclose(long["factor"], warm_up_factor(1250))
+
+
+def test_a_sweep_that_diverged_just_after_falling_is_read_without_its_last_step():
+    """torch-lr-finder keeps the step that diverged; it is not part of the curve."""
+    lrs = np.logspace(-4, 1, 40)[:25].tolist()
+    raw = np.linspace(2.3, 1.6, 25)
+    raw[-1] = 9.0  # the step that made the sweep stop
+    result = suggest(lrs, raw.tolist(), "sgd", warm_up=500, batch_size=512)
+    assert result["evidence"] != "still falling"
+    assert result["suggested_lr"] <= lrs[-2]  # the last rate it survived
+    flat = [2.3] * 24 + [12.0]
+    fallback = suggest(lrs, flat, "sgd", batch_size=512)
+    assert fallback["evidence"] == "flat" and fallback["suggested_lr"] <= lrs[-2]
+
+
+def test_rates_and_losses_must_pair_up():
+    with pytest.raises(EraskitError, match="one rate per loss"):
+        suggest([1e-3, 1e-2], [2.3, 2.2, 2.1])

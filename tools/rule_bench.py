@@ -5,8 +5,10 @@ run at a grid of peak rates a factor 2 apart, and once more at the peak the rule
 the case's own range test. The rule passes a case when its run lands within 1.5 points of the
 grid's best and does not collapse.
 
-    python tools/rule_bench.py grid  --data cifar10.npz --out runs/rule-bench
-    python tools/rule_bench.py rule  --data cifar10.npz --out runs/rule-bench
+    python tools/rule_bench.py grid   --data cifar10.npz --out runs/rule-bench
+    python tools/rule_bench.py extend --data cifar10.npz --out runs/rule-bench
+    python tools/rule_bench.py rule   --data cifar10.npz --out runs/rule-bench
+    python tools/rule_bench.py sweep  --set tuning ...  (a range test alone, per case)
     python tools/rule_bench.py table --out runs/rule-bench > results/rule-bench/README.md
 
 Each training run is a run folder under --out. Several processes can share a phase: each
@@ -201,8 +203,9 @@ def table(out: Path, cases) -> str:
              "|" + " --- |" * 10]
     for case in cases:
         grid, rule = grid_results(out, case), rows.get((case.name, "rule"))
-        if not grid or not rule:
-            lines.append(f"| {case.name} | | | not run | | | | | | |")
+        if not grid or not rule or rule.get("max_lr") is None:
+            why = rule.get("error", "failed") if rule else "not run"
+            lines.append(f"| {case.name} | | | {why} | | | | | | |")
             continue
         sweep_file = out / case.name / "rule" / "lr_finder.json"
         sweep = json.loads(sweep_file.read_text()) if sweep_file.is_file() else \
