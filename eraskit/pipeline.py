@@ -14,13 +14,13 @@ import torch
 from torch import nn
 
 from . import augment, runs
-from .config import RUNTIME_FIELDS, Config, same_sweep, same_training
+from .config import RUNTIME_FIELDS, SCHEDULE_FIELDS, Config, same_sweep, same_training
 from .data import Cifar10, check_train_size, subset
 from .errors import EraskitError
 from .health import collapse_note
 from .gpu_augment import DeviceLoader, batch_augment_reason
-from .lr_finder import (MIN_POINTS, range_test, rescore, safe_peak, sweep_range,
-                        sweep_steps)
+from .lr_finder import (MIN_POINTS, SWEEP_CAP, SWEEP_FLOOR, range_test, rescore, safe_peak,
+                        sweep_range, sweep_steps)
 from .model import ResNet18
 from .runs import RunPaths
 from .train import (Precision, check_warm_up, evaluate, make_train_state, predict,
@@ -58,7 +58,8 @@ def describe_augment(loader) -> str:
     """Where a training loader augments, for meta.json."""
     if isinstance(loader, DeviceLoader):
         return "whole batches on the device"
-    return f"albumentations, {loader.num_workers} DataLoader workers"
+    workers = loader.num_workers
+    return f"albumentations, {workers} DataLoader worker{'s' * (workers != 1)}"
 
 
 @runs.holds_lock  # one writer per run folder
@@ -80,7 +81,7 @@ def find_lr(config: Config, data: Cifar10, out: str | Path, progress: bool = Tru
         raise EraskitError(too_short(config, len(loader)) + ": pass --max-lr (MAX_LR in the "
                            "notebooks), or --lr-iters to force a range test")
     start, end = sweep_range(config)
-    share = "" if config.lr_iters else " (a quarter of the run's steps, 20 to 100, at most half)"
+    share = f" ({sweep_size_reason(config, len(loader), steps)})"
     log(f"LR range test: {steps} steps{share} from {start:g} to {end:g} on {device}, "
         f"{steps / (config.epochs * len(loader)):.0%} of the training's "
         f"{config.epochs * len(loader)} steps")
@@ -88,6 +89,20 @@ def find_lr(config: Config, data: Cifar10, out: str | Path, progress: bool = Tru
     runs.save_json(paths.lr_finder, result)
     log(f"{describe_suggestion(result)}; saved {paths.lr_finder}")
     return result
+
+
+def sweep_size_reason(config: Config, steps_per_epoch: int, steps: int) -> str:
+    """Which part of the sizing rule set the sweep's length, in words."""
+    total = config.epochs * steps_per_epoch
+    if config.lr_iters:
+        return "as set by lr_iters"
+    if steps == total // 2 and steps < SWEEP_FLOOR:
+        return "half of the run's steps, the most it may cost"
+    if steps == SWEEP_FLOOR:
+        return "the minimum of 20"
+    if steps == SWEEP_CAP:
+        return "the maximum of 100"
+    return "a quarter of the run's steps"
 
 
 def too_short(config: Config, steps_per_epoch: int) -> str:
@@ -112,16 +127,26 @@ def describe_suggestion(result: dict) -> str:
 
 def resolve_max_lr(config: Config, data: Cifar10, out: str | Path, steps_per_epoch: int,
                    progress: bool = True, log: Callable = print) -> float:
-    """OneCycle's peak: config.max_lr if set, else the suggestion of the run folder's LR range
-    test, scored with this config's rule (running the test first if the folder has none, or
-    one made for another model, data or optimizer)."""
+    """OneCycle's peak (see resolve_peak), without where it came from."""
+    return resolve_peak(config, data, out, steps_per_epoch, progress, log)[0]
+
+
+def resolve_peak(config: Config, data: Cifar10, out: str | Path, steps_per_epoch: int,
+                 progress: bool = True, log: Callable = print) -> tuple[float, str]:
+    """OneCycle's peak and where it came from: config.max_lr if set, else the suggestion of
+    the run folder's LR range test, scored with this config's rule (running the test first if
+    the folder has none, or one made for another model, data or optimizer), or the safe peak
+    when the sweep gave no evidence or the run is too short for one."""
     if config.max_lr is not None:
-        return config.max_lr
+        return config.max_lr, "config"
     paths = RunPaths(Path(out))
     found = runs.read_json(paths.lr_finder) if paths.lr_finder.is_file() else None
-    if found and "config" in found and not same_sweep(Config.from_dict(found["config"]), config):
-        log(f"{paths.lr_finder} was made with other settings: running the range test again")
-        found = None
+    if found and "config" in found:
+        changed = sweep_differences(Config.from_dict(found["config"]), config)
+        if changed:
+            log(f"{paths.lr_finder} was made with other settings ({changed}): running the "
+                f"range test again")
+            found = None
     if found:
         found = rescore(found, config, steps_per_epoch)
         log(describe_suggestion(found))
@@ -129,10 +154,22 @@ def resolve_max_lr(config: Config, data: Cifar10, out: str | Path, steps_per_epo
         safe = safe_peak(config.optimizer, config.batch_size)
         log(f"max LR {safe:.3g}: {too_short(config, steps_per_epoch)}: using the safe "
             f"{config.optimizer} peak; pass --max-lr to choose another")
-        return safe
+        return safe, "safe peak: run too short for a range test"
     else:
         found = find_lr(config, data, paths.root, progress, log)
-    return found["suggested_lr"]
+    if found["evidence"] != "ok":
+        return found["suggested_lr"], f"safe peak: range test {found['evidence']}"
+    return found["suggested_lr"], "LR range test"
+
+
+def sweep_differences(saved: Config, config: Config) -> str:
+    """The settings a saved range test depends on that differ from config's, in words."""
+    if same_sweep(saved, config):
+        return ""
+    ignored = RUNTIME_FIELDS + SCHEDULE_FIELDS
+    return ", ".join(f"{name} {getattr(saved, name)!r} there, {getattr(config, name)!r} now"
+                     for name in saved.to_dict()
+                     if name not in ignored and getattr(saved, name) != getattr(config, name))
 
 
 def differences(a: Config, b: Config, a_name: str, b_name: str) -> str:
@@ -212,7 +249,8 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
     state = checkpoint_to_resume(paths, config, resume)
     if state and state["epoch"] >= config.epochs:  # finished: only lost outputs are redone
         restore_outputs(paths, config, data, state, log)
-        log(f"{paths.root} has finished all {config.epochs} epochs")
+        log(f"{paths.root} has finished all {config.epochs} epochs: analyse it (python -m "
+            f"eraskit analyse --out {paths.root}), or train another run in a new folder")
         return runs.load_run(paths.root)
     for stale in paths.temporary_files():  # left by a kill during a write: with the lock
         stale.unlink(missing_ok=True)      # held, no live process is writing them
@@ -228,8 +266,11 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
     check_warm_up(config, len(train_loader))  # before the range test, not after it
 
     # A resumed run keeps the peak it started with, whatever lr_finder.json now says.
-    max_lr = state["max_lr"] if state else resolve_max_lr(config, data, paths.root,
-                                                             len(train_loader), progress, log)
+    if state:
+        max_lr, max_lr_source = state["max_lr"], previous_max_lr_source(paths)
+    else:
+        max_lr, max_lr_source = resolve_peak(config, data, paths.root, len(train_loader),
+                                             progress, log)
     train_state = make_train_state(model, config, max_lr, len(train_loader), device, precision)
     history: list[dict] = []
     if state:
@@ -242,7 +283,7 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
     meta.update({"data_source": data.source, "device": describe_device(device),
                  "precision": str(precision), "augment": describe_augment(train_loader),
                  "max_lr": max_lr,
-                 "max_lr_source": "config" if config.max_lr else "LR range test",
+                 "max_lr_source": max_lr_source,
                  "train_images": len(data.x_train), "test_images": len(data.x_test),
                  "steps_per_epoch": len(train_loader),
                  "torch": torch.__version__, "python": sys.version.split()[0]})
@@ -324,6 +365,12 @@ def restore_outputs(paths: RunPaths, config: Config, data: Cifar10, state: dict,
     runs.save_outputs(paths, state, logits, labels, test_indices)
     log(f"recomputed {paths.predictions.name} and {paths.history.name} from the checkpoint of "
         f"epoch {state['epoch']}")
+
+
+def previous_max_lr_source(paths: RunPaths) -> str:
+    """Where a resumed run's peak came from, as its meta.json recorded it."""
+    meta = runs.read_json(paths.meta) if paths.meta.is_file() else {}
+    return meta.get("max_lr_source", "LR range test")
 
 
 def start_meta(paths: RunPaths, resumed: bool) -> dict:

@@ -92,7 +92,7 @@ def plot_lr_finder(result: dict, caption: Optional[str] = None) -> plt.Figure:
     if floor and result.get("evidence", "ok") == "ok":
         start = result.get("descent_start_lr", lrs[0])
         ax.axvspan(start, floor, color="tab:green", alpha=0.12, label="the loss falls")
-        ax.axvline(floor, color="tab:orange", ls="--", label=f"floor reached: {floor:.3g}")
+        ax.axvline(floor, color="tab:orange", ls="--", label=f"floor reached at {floor:.3g}")
         label = f"max LR = {result['factor']:.3g} x floor = {peak:.3g}"
         if result.get("capped"):
             label = f"max LR = the last rate the sweep survived: {peak:.3g}"
@@ -100,7 +100,7 @@ def plot_lr_finder(result: dict, caption: Optional[str] = None) -> plt.Figure:
         label = f"max LR (safe fallback): {peak:.3g}"
     if result.get("min_loss_lr"):
         ax.axvline(result["min_loss_lr"], color="0.4", ls=":",
-                   label=f"lowest smoothed loss: {result['min_loss_lr']:.3g}")
+                   label=f"lowest smoothed loss at {result['min_loss_lr']:.3g}")
     ax.axvline(peak, color="tab:red", ls="--", label=label)
     title = "LR range test"
     if result.get("warm_up_steps") and result.get("evidence", "ok") == "ok":

@@ -112,7 +112,8 @@ def check_warm_up(config: Config, steps_per_epoch: int) -> None:
     """Refuse a schedule whose warm-up would be a single step (or none)."""
     total = config.epochs * steps_per_epoch
     if config.pct_start * total <= 1:
-        raise EraskitError(f"{total} training steps leave OneCycle no warm-up: use more epochs, "
+        raise EraskitError(f"{total} training step{'s' * (total != 1)} leave{'s' * (total == 1)} "
+                           f"OneCycle no warm-up: use more epochs, "
                            f"more data or a smaller batch size")
 
 

@@ -209,6 +209,7 @@ def test_a_run_too_short_for_a_range_test_gets_the_safe_peak_and_says_so(tmp_pat
     messages = []
     run = pipeline.fit(config, data, tmp_path / "run", progress=False, log=messages.append)
     assert run.meta["max_lr"] == safe_peak("sgd", config.batch_size)
+    assert run.meta["max_lr_source"] == "safe peak: run too short for a range test"
     assert any("too short for a range test" in m for m in messages)
     assert not (tmp_path / "run" / "lr_finder.json").exists()
     with pytest.raises(EraskitError, match="too short.*--max-lr"):
@@ -248,12 +249,14 @@ def test_resume_keeps_the_peak_rate_it_started_with(tmp_path, data, monkeypatch)
         pipeline.fit(config, data, out, **quiet)
     monkeypatch.undo()
     started_with = runs.read_json(out / "meta.json")["max_lr"]
+    source_before = runs.read_json(out / "meta.json")["max_lr_source"]
+    assert source_before == "LR range test" or source_before.startswith("safe peak: range test")
     found = runs.read_json(out / "lr_finder.json")
     runs.save_json(out / "lr_finder.json", {**found, "suggested_lr": 123.0})  # edited since
 
     run = pipeline.fit(config, data, out, resume=True, **quiet)
     assert run.meta["max_lr"] == started_with == found["suggested_lr"]
-    assert run.meta["max_lr_source"] == "LR range test" and "resumed" in run.meta
+    assert run.meta["max_lr_source"] == source_before and "resumed" in run.meta
 
 
 def test_a_failed_start_leaves_no_settings_behind(tmp_path, data):
@@ -268,3 +271,4 @@ def test_a_failed_start_leaves_no_settings_behind(tmp_path, data):
     assert not out.exists()  # nor the folder it made
     run = pipeline.fit(tiny_config(), data, out, **quiet)  # so the retry is not refused
     assert len(run.history) == 3
+

@@ -83,7 +83,7 @@ def test_plot_lr_schedule_and_lr_finder():
     assert ax.get_xscale() == "log"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     floor, peak = result["floor_lr"], result["suggested_lr"]
-    assert f"floor reached: {floor:.3g}" in labels
+    assert f"floor reached at {floor:.3g}" in labels
     assert f"max LR = 4 x floor = {peak:.3g}" in labels and "the loss falls" in labels
     assert "factor 4 for a 100-step warm-up" in ax.get_title()
     flat = {"lrs": lrs.tolist(), "raw_losses": [2.3] * 60,
