@@ -158,12 +158,6 @@ SCHEDULE_FIELDS = ("epochs", "max_lr", "pct_start", "div_factor", "final_div_fac
                    "cam_layer")
 
 
-def same_sweep(a: Config, b: Config) -> bool:
-    """Whether an LR range test made with config `a` also stands for config `b`."""
-    keep = {name: getattr(a, name) for name in RUNTIME_FIELDS + SCHEDULE_FIELDS}
-    return b.replace(**keep) == a
-
-
 def same_training(a: Config, b: Config) -> bool:
     """Whether two configs train the same run (runtime fields aside)."""
     keep = {name: getattr(a, name) for name in RUNTIME_FIELDS}

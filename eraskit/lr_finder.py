@@ -11,10 +11,12 @@ exponentially, and records the raw loss of every step. The rule reads that curve
 3. Scale it by a factor that grows with OneCycle's warm-up: after a long warm-up a network
    tolerates far larger rates than the untrained one in the sweep did; after a short one it
    does not.
-4. Guard rails: a sweep whose loss never fell clearly below its start carries no signal, and
-   one whose loss was still falling at its last rate gives no upper bound; both fall back to
-   a documented safe peak for the optimizer, saying so. The peak never exceeds the last rate
-   the sweep survived.
+4. Guard rails: a sweep whose loss never fell clearly below its start carries no signal, one
+   whose loss was still falling at its last rate gives no upper bound, and one that diverged
+   before MIN_POINTS steps cannot be read; all fall back to a documented safe peak for the
+   optimizer, saying so (as does a run too short for a sweep: pipeline.resolve_peak). The
+   step where a sweep diverged is left out, and the peak never exceeds the last rate the
+   sweep survived.
 """
 
 from __future__ import annotations

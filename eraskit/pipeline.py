@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from . import augment, runs
-from .config import RUNTIME_FIELDS, SCHEDULE_FIELDS, Config, same_sweep, same_training
+from .config import RUNTIME_FIELDS, SCHEDULE_FIELDS, Config
 from .data import Cifar10, check_train_size, subset
 from .errors import EraskitError
 from .health import collapse_note
@@ -142,7 +142,8 @@ def resolve_peak(config: Config, data: Cifar10, out: str | Path, steps_per_epoch
     paths = RunPaths(Path(out))
     found = runs.read_json(paths.lr_finder) if paths.lr_finder.is_file() else None
     if found and "config" in found:
-        changed = sweep_differences(Config.from_dict(found["config"]), config)
+        changed = differences(Config.from_dict(found["config"]), config, "the range test",
+                              "this run", ignore=RUNTIME_FIELDS + SCHEDULE_FIELDS)
         if changed:
             log(f"{paths.lr_finder} was made with other settings ({changed}): running the "
                 f"range test again")
@@ -162,23 +163,12 @@ def resolve_peak(config: Config, data: Cifar10, out: str | Path, steps_per_epoch
     return found["suggested_lr"], "LR range test"
 
 
-def sweep_differences(saved: Config, config: Config) -> str:
-    """The settings a saved range test depends on that differ from config's, in words."""
-    if same_sweep(saved, config):
-        return ""
-    ignored = RUNTIME_FIELDS + SCHEDULE_FIELDS
-    return ", ".join(f"{name} {getattr(saved, name)!r} there, {getattr(config, name)!r} now"
-                     for name in saved.to_dict()
-                     if name not in ignored and getattr(saved, name) != getattr(config, name))
-
-
-def differences(a: Config, b: Config, a_name: str, b_name: str) -> str:
-    """The training settings that differ between two configs, in words ("" if none):
-    "epochs: 3 in the checkpoint, 5 in config.json"."""
-    if same_training(a, b):
-        return ""
+def differences(a: Config, b: Config, a_name: str, b_name: str,
+                ignore: tuple[str, ...] = RUNTIME_FIELDS) -> str:
+    """The settings outside `ignore` (by default, the training settings) that differ between
+    two configs, in words ("" if none): "epochs: 3 in the checkpoint, 5 in config.json"."""
     return "; ".join(f"{name}: {getattr(a, name)!r} in {a_name}, {getattr(b, name)!r} in {b_name}"
-                     for name in a.to_dict() if name not in RUNTIME_FIELDS
+                     for name in a.to_dict() if name not in ignore
                      and getattr(a, name) != getattr(b, name))
 
 

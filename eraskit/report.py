@@ -218,9 +218,9 @@ def write_figures(run_dir: str | Path, data: Cifar10, config: Optional[Config] =
     makers = {
         "history": lambda: plots.plot_history(run.history, caption(run)),
         "lr_schedule": lambda: schedule_figure(run),
-        # scored with the run's own lr_factor, whatever rule the saved sweep was made under
-        "lr_finder": lambda: plots.plot_lr_finder(rescore(run.lr_finder, run.config, run_steps_per_epoch(run)),
-                                                  caption(run)),
+        # the saved sweep read with today's rule for this run's settings (lr_finder.rescore)
+        "lr_finder": lambda: plots.plot_lr_finder(
+            rescore(run.lr_finder, run.config, run_steps_per_epoch(run)), caption(run)),
         "misclassified": lambda: misclassified_gallery(results),
         "confusion": lambda: plots.plot_confusion(labels, preds, results.classes, caption(run)),
         "per_class_accuracy": lambda: plots.plot_per_class_accuracy(labels, preds,
