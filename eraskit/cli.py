@@ -2,13 +2,13 @@
 
 Every Config field is a flag of the commands that use it (--epochs, --batch-size, --width,
 --max-lr, ...); a flag left out takes the preset's value, or on analyse and gradcam the trained
-run's. Problems with the input exit with code 2 and one line.
+run's; `none` asks for a setting's automatic value (--max-lr none: the range test's). Problems
+with the input exit with code 2 and one line.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import difflib
 import os
 import sys
@@ -31,6 +31,34 @@ COMMANDS = {
     "compare": "a Markdown table comparing finished runs (give their folders)",
 }
 RUNS_ROOT = Path("runs")  # where the default run folders (runs/<preset>) live
+TRAINED_RUN_COMMANDS = ("analyse", "gradcam")  # they work on a trained run, keeping its settings
+
+EVERY_FIELD = tuple(cfg.FIELDS)
+# The settings each command takes as flags. analyse and gradcam work on a trained run, whose
+# settings stay as they were: only what to map may change.
+COMMAND_SETTINGS: dict[str, tuple[str, ...]] = {
+    "run": EVERY_FIELD,
+    "train": EVERY_FIELD,
+    # what the range test trains with; epochs and pct_start set its length and the rule's
+    # factor, and lr_factor is the rule's; the schedule after it is train's
+    "find-lr": ("subset", "width", "epochs", "batch_size", "optimizer", "momentum",
+                "weight_decay", "decay_norm_and_bias", "label_smoothing", "pct_start", "pad",
+                "flip_p", "cutout", "cutout_p", "lr_start", "lr_end", "lr_iters", "lr_factor",
+                "lr_diverge_at", "device", "precision", "channels_last", "compile", "workers",
+                "eval_batch_size", "seed"),
+    # what a training step costs: the model, the batch, the optimizer, the augmentation
+    "bench": ("width", "batch_size", "optimizer", "momentum", "weight_decay",
+              "decay_norm_and_bias", "label_smoothing", "pad", "flip_p", "cutout", "cutout_p",
+              "gpu_augment", "device", "precision", "channels_last", "compile", "workers",
+              "seed"),
+    "analyse": cfg.GRADCAM_FIELDS,
+    "gradcam": cfg.GRADCAM_FIELDS,
+    "compare": (),
+}
+NONE_MEANS = {"subset": "all", "test_subset": "all", "max_lr": "range test",
+              "lr_start": "per optimizer", "lr_end": "per optimizer", "lr_iters": "auto",
+              "lr_factor": "auto"}
+RATE_FIELDS = ("max_lr", "lr_start", "lr_end")  # shown as LR in --help
 
 
 class Parser(argparse.ArgumentParser):
@@ -39,26 +67,6 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> typing.NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-ALL_FIELDS = tuple(f.name for f in dataclasses.fields(cfg.Config))
-# The settings each command uses. analyse and gradcam work on a trained run, whose settings
-# stay as they were: only what to map may change.
-COMMAND_FIELDS = {
-    "run": ALL_FIELDS,
-    "train": ALL_FIELDS,
-    # the range test's length and the rule's factor follow the run's steps and warm-up
-    "find-lr": tuple(n for n in ALL_FIELDS
-                     if n not in cfg.SCHEDULE_FIELDS or n in ("lr_factor", "epochs", "pct_start")),
-    "bench": tuple(n for n in ALL_FIELDS
-                   if n not in cfg.SCHEDULE_FIELDS + ("subset", "lr_start", "lr_end", "lr_iters",
-                                                      "eval_batch_size") or n == "gpu_augment"),
-    "analyse": ("cam_method", "cam_layer"),
-    "gradcam": ("cam_method", "cam_layer"),
-}
-NONE_MEANS = {"subset": "all", "test_subset": "all", "max_lr": "range test",
-              "lr_start": "per optimizer", "lr_end": "per optimizer", "lr_iters": "auto",
-              "lr_factor": "auto"}
 
 
 def shown(name: str, value: typing.Any) -> str:
@@ -72,7 +80,7 @@ def shown(name: str, value: typing.Any) -> str:
 
 def preset_values(name: str) -> str:
     """A field's value in the presets: "[default: 4]", or "[full: 100, smoke: 20, cpu: 40]"."""
-    default = next(f.default for f in dataclasses.fields(cfg.Config) if f.name == name)
+    default = cfg.FIELDS[name].default
     values = {preset: overrides.get(name, default) for preset, overrides in cfg.PRESETS.items()}
     if len({shown(name, v) for v in values.values()}) == 1:
         return f"[default: {shown(name, default)}]"
@@ -84,28 +92,70 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def converter(name: str) -> typing.Callable[[str], typing.Any]:
+    """The flag's text as the field's value (config.parse_value, as the notebooks read it)."""
+    def convert(text: str) -> typing.Any:
+        return cfg.parse_value(name, text)
+    convert.__name__ = cfg.field_type(name)[0].__name__  # argparse: "invalid int value: 'x'"
+    return convert
+
+
+def add_setting(group, name: str, trained_run: bool) -> None:
+    """The flag of one Config field, with its help and its value in each preset (or, on a
+    trained run, the run's own). Left out, it is absent from the parsed arguments."""
+    kind, _ = cfg.field_type(name)
+    values = "[default: the run's]" if trained_run else preset_values(name)
+    text = f"{cfg.field_help(name)} {values}".replace("%", "%%")
+    if kind is bool:
+        group.add_argument(flag(name), action=argparse.BooleanOptionalAction,
+                           default=argparse.SUPPRESS, help=text)
+        return
+    choices = cfg.CHOICES.get(name)
+    metavar = None if choices else "LR" if name in RATE_FIELDS else "N" if kind is int else "X"
+    group.add_argument(flag(name), type=converter(name), choices=choices,
+                       default=argparse.SUPPRESS, metavar=metavar, help=text)
+
+
 def add_config_flags(parser: argparse.ArgumentParser, names: typing.Sequence[str],
                      trained_run: bool = False) -> None:
-    """One flag per Config field named, --like-this, grouped by topic, each with its help and
-    its value in each preset (or, on a trained run, the run's own)."""
-    for section, members in cfg.SECTIONS.items():
+    """One flag per Config field named, --like-this, grouped by the fields' sections."""
+    for section, members in cfg.sections().items():
         members = [n for n in members if n in names]
-        if not members:
-            continue
-        group = parser.add_argument_group(section)
-        for name in members:
-            kind, _ = cfg.field_type(name)
-            choices = cfg.CHOICES.get(name)
-            values = "[default: the run's]" if trained_run else preset_values(name)
-            text = f"{cfg.field_help(name)} {values}".replace("%", "%%")
-            if kind is bool:
-                group.add_argument(flag(name), action=argparse.BooleanOptionalAction,
-                                   default=None, help=text)
-                continue
-            metavar = None if choices else "LR" if name in ("max_lr", "lr_start", "lr_end") \
-                else "N" if kind is int else "X"
-            group.add_argument(flag(name), type=kind, choices=choices, default=None,
-                               metavar=metavar, help=text)
+        if members:
+            group = parser.add_argument_group(section)
+            for name in members:
+                add_setting(group, name, trained_run)
+
+
+PRESET_HELP = ("starting settings: full (the assignment), smoke (checks every step in under a "
+               "minute on a CPU; learns little), cpu (20 epochs of a narrow network on a fifth "
+               "of the data, under an hour on 2 cores)")
+
+
+def add_run_folder_options(p: argparse.ArgumentParser, trained_run: bool) -> None:
+    """--preset, --data and --out, which every command but compare takes."""
+    p.add_argument("--preset", default="full", choices=list(cfg.PRESETS), help=(
+        "picks the default --out (runs/<preset>); the settings are the run's" if trained_run
+        else PRESET_HELP))
+    recorded = ", else the .npz the run was trained on" if trained_run else ""
+    p.add_argument("--data", help=f"a local .npz with x_train, y_train, x_test, y_test "
+                                  f"(default: $ERASKIT_DATA{recorded}, else download CIFAR-10)")
+    p.add_argument("--out", help="the run folder (default: runs/<preset>)")
+
+
+def add_images_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--images", help="also copy the figures to this folder and refresh the "
+                                    "results table of the README.md beside it (only a "
+                                    "complete run of the full assignment)")
+    p.add_argument("--force-images", action="store_true",
+                   help="let --images publish any run (a smoke run, a partial one)")
+
+
+def add_progress_options(p: argparse.ArgumentParser) -> None:
+    bars = p.add_mutually_exclusive_group()
+    bars.add_argument("--quiet", action="store_true", help="no progress bars")
+    bars.add_argument("--progress", action="store_true",
+                      help="progress bars even when stderr is not a terminal (a pipe, a log, CI)")
 
 
 def add_command(sub, name: str) -> argparse.ArgumentParser:
@@ -114,29 +164,16 @@ def add_command(sub, name: str) -> argparse.ArgumentParser:
     if name == "compare":
         p.add_argument("runs", nargs="+", help="run folders")
         return p
-    trained_run = name in ("analyse", "gradcam")
-    p.add_argument("--preset", default="full", choices=list(cfg.PRESETS), help=(
-        "picks the default --out (runs/<preset>); the settings are the run's" if trained_run
-        else "starting settings: full (the assignment), smoke (checks every step in under a "
-             "minute on a CPU; learns little), cpu (20 epochs of a narrow network on a fifth "
-             "of the data, under an hour on 2 cores)"))
-    recorded = ", else the .npz the run was trained on" if trained_run else ""
-    p.add_argument("--data", help=f"a local .npz with x_train, y_train, x_test, y_test "
-                                  f"(default: $ERASKIT_DATA{recorded}, else download CIFAR-10)")
-    p.add_argument("--out", help="the run folder (default: runs/<preset>)")
+    add_run_folder_options(p, name in TRAINED_RUN_COMMANDS)
     if name in ("run", "train"):
         p.add_argument("--resume", action="store_true", help="continue the run in --out")
     if name in ("run", "analyse"):
-        p.add_argument("--images", help="also copy the figures to this folder and refresh "
-                                        "the results table of the README.md beside it (only "
-                                        "a complete run of the full assignment)")
-        p.add_argument("--force-images", action="store_true",
-                       help="let --images publish any run (a smoke run, a partial one)")
+        add_images_options(p)
     if name in ("run", "train", "find-lr"):
-        p.add_argument("--quiet", action="store_true", help="no progress bars")
+        add_progress_options(p)
     if name == "bench":
         p.add_argument("--steps", type=int, default=3, help="timed training steps per loop")
-    add_config_flags(p, COMMAND_FIELDS[name], trained_run)
+    add_config_flags(p, COMMAND_SETTINGS[name], name in TRAINED_RUN_COMMANDS)
     return p
 
 
@@ -154,10 +191,10 @@ def unknown_flags(name: str, command: argparse.ArgumentParser, extra: list[str])
     unknown = [a for a in extra if a.startswith("-")] or extra
     word = unknown[0].split("=")[0]
     field = word.lstrip("-").removeprefix("no-").replace("-", "_")
-    if field in ALL_FIELDS and name in ("analyse", "gradcam"):
+    if field in cfg.FIELDS and name in TRAINED_RUN_COMMANDS:
         return (f"{name} takes no {word}: a trained run keeps its settings (only --cam-method "
                 f"and --cam-layer may change); train a new run to change them")
-    if field in ALL_FIELDS:
+    if field in cfg.FIELDS:
         return f"{name} takes no {word}: see {command.prog} --help for the settings it uses"
     known = [s for action in command._actions for s in action.option_strings]
     close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
@@ -179,25 +216,35 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def given_settings(args: argparse.Namespace) -> dict[str, typing.Any]:
+    """The Config fields given as flags (None where `none` was given)."""
+    return {name: getattr(args, name) for name in COMMAND_SETTINGS[args.command]
+            if hasattr(args, name)}
+
+
 def make_config(args: argparse.Namespace) -> cfg.Config:
-    """The preset with the flags given; on --resume, the saved config (runtime flags may change)."""
-    given = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(cfg.Config)}
-    given = {name: value for name, value in given.items() if value is not None}
-    saved_path = Path(args.out) / "config.json"
-    needs_saved = getattr(args, "resume", False) or args.command in ("analyse", "gradcam")
-    if needs_saved and saved_path.is_file():
-        from .runs import load_run
-        saved = load_run(args.out).config
-        changed = [k for k in sorted(given) if k not in COMMAND_FIELDS["analyse"]
-                   + cfg.RUNTIME_FIELDS and getattr(saved, k) != given[k]]
-        if changed:
-            listed = ", ".join(f"{flag(k)} {shown(k, given[k])} "
-                               f"(the run: {shown(k, getattr(saved, k))})" for k in changed)
-            those = "those flags" if len(changed) > 1 else "that flag"
-            raise EraskitError(f"{args.out} was trained with other settings: {listed}; drop "
-                               f"{those} or use a new --out")
-        return saved.replace(**given)
-    return cfg.preset(args.preset, **given)
+    """The preset with the flags given; on --resume (and for analyse and gradcam), the saved
+    config, in which only runtime and Grad-CAM settings may change."""
+    given = given_settings(args)
+    trained = getattr(args, "resume", False) or args.command in TRAINED_RUN_COMMANDS
+    if not (trained and (Path(args.out) / "config.json").is_file()):
+        return cfg.preset(args.preset).replace(**given)
+    from .runs import load_run
+    saved = load_run(args.out).config
+    changed = [k for k in sorted(given) if k not in cfg.GRADCAM_FIELDS + cfg.RUNTIME_FIELDS
+               and getattr(saved, k) != given[k]]
+    if changed:
+        listed = ", ".join(f"{flag(k)} {shown(k, given[k])} "
+                           f"(the run: {shown(k, getattr(saved, k))})" for k in changed)
+        those = "those flags" if len(changed) > 1 else "that flag"
+        raise EraskitError(f"{args.out} was trained with other settings: {listed}; drop "
+                           f"{those} or use a new --out")
+    return saved.replace(**given)
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """Progress bars on a terminal unless --quiet; in a pipe or a log only with --progress."""
+    return not args.quiet and (args.progress or sys.stderr.isatty())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def compare(args: argparse.Namespace) -> int:
     """Print the comparison table of the run folders given."""
-    from .report import comparison_table
+    from .tables import comparison_table
 
     folders = [r for r in args.runs if (Path(r) / "config.json").is_file()]
     for skipped in sorted(set(args.runs) - set(folders)):
@@ -241,10 +288,11 @@ def bench(args: argparse.Namespace) -> int:
 def find_lr(args: argparse.Namespace) -> int:
     """The LR range test alone, saved in the run folder with its figure."""
     config = make_config(args)
+    check_new_run(config, args.out)
     data = load_data(args.data, config, args.out)
     from . import pipeline
-    from .report import write_lr_finder_figure
-    pipeline.find_lr(config, data, args.out, progress=not args.quiet)
+    from .figures import write_lr_finder_figure
+    pipeline.find_lr(config, data, args.out, progress=show_progress(args))
     print(f"figure: {write_lr_finder_figure(args.out, config, data)}")
     return 0
 
@@ -257,9 +305,10 @@ def train(args: argparse.Namespace) -> int:
     config = make_config(args)
     if args.command == "run":
         check_images_allowed(args, config)  # before hours of training, not after
+    check_new_run(config, args.out)
     data = load_data(args.data, config, args.out)
     from . import pipeline
-    pipeline.fit(config, data, args.out, resume=args.resume, progress=not args.quiet)
+    pipeline.fit(config, data, args.out, resume=args.resume, progress=show_progress(args))
     if args.command == "run":
         write_analysis(args, config, data)
     print(f"run folder: {args.out}")
@@ -288,29 +337,62 @@ HANDLERS = {"run": train, "find-lr": find_lr, "train": train, "analyse": analyse
             "gradcam": analyse, "bench": bench, "compare": compare}
 
 
+def is_new_run(out: str) -> bool:
+    """Whether --out holds no checkpoint yet (a folder with one is checked in pipeline)."""
+    from .runs import RunPaths
+    return not RunPaths(Path(out)).checkpoint.is_file()
+
+
+def check_new_run(config: cfg.Config, out: str) -> None:
+    """Refuse, before the data loads, a new run that its settings alone rule out: with
+    --subset, fewer images than classes or than one batch, or no warm-up (a data set with
+    fewer images than the subset would only make each of these worse)."""
+    if config.subset is None or not is_new_run(out):
+        return
+    from .data import CLASSES, check_train_size
+    check_train_size(config, config.subset, len(CLASSES))
+    cfg.check_warm_up(config, cfg.steps_per_epoch(config, config.subset))
+
+
 def load_data(path: str | None, config: cfg.Config | None = None, out: str | None = None):
     """The data set: the .npz at `path`, else $ERASKIT_DATA, else the official download.
     With `config`, a new run in `out` is checked to have enough training images before torch
-    loads (a folder with a checkpoint first reports that, in pipeline)."""
+    loads, and a subset larger than the data is said to take all of it."""
     from .data import check_train_size, load_cifar10
-    from .runs import RunPaths
 
     data = load_cifar10(path)
-    if config is not None and not RunPaths(Path(out)).checkpoint.is_file():
-        check_train_size(config, len(data.x_train), len(data.classes))
+    if config is not None:
+        for note in subset_notes(config, len(data.x_train), len(data.x_test)):
+            print(f"eraskit: {note}")
+        if is_new_run(out):
+            check_train_size(config, len(data.x_train), len(data.classes))
     return data
+
+
+def subset_notes(config: cfg.Config, train_images: int, test_images: int) -> list[str]:
+    """A line for each subset larger than the data, which then uses all of it."""
+    return [f"--{name.replace('_', '-')} {size:,} is more than the {available:,} {split} images: "
+            f"using all {available:,}"
+            for name, size, available, split in (("subset", config.subset, train_images,
+                                                  "training"),
+                                                 ("test_subset", config.test_subset, test_images,
+                                                  "test"))
+            if size is not None and size > available]
 
 
 def write_analysis(args: argparse.Namespace, config: cfg.Config, data) -> None:
     """Every figure of the run in --out; with --images, copies published beside the README."""
-    from .report import copy_to_images, write_figures
+    from .figures import write_figures
+    from .pipeline import load_model
+    from .predictions import load_test_results
+    from .publish import copy_to_images
     from .runs import load_run
 
+    run = load_run(args.out)
     only = ("gradcam",) if args.command == "gradcam" else None
-    written = write_figures(args.out, data, config, only=only)
+    written = write_figures(load_test_results(run, load_model(run), data), config, only=only)
     images = getattr(args, "images", None)
     if images:
-        run = load_run(args.out)
         check_images_allowed(args, config, run)
         print(f"--images: writing {describe_published(written, Path(images))}")
         written += copy_to_images(run, written, Path(images))

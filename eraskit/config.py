@@ -1,33 +1,46 @@
-"""Every hyperparameter in one frozen, typed dataclass, plus named presets."""
+"""Every hyperparameter in one frozen, typed dataclass, plus named presets.
+
+Each field carries its own one-line help, its --help section and, where it has them, its
+choices and its range (see `_field`): the command line, the notebooks' ERASKIT_<NAME>
+variables and `validate` all read them from here.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import math
+import typing
 from dataclasses import dataclass, fields
 from typing import Any, Optional
 
 from .errors import EraskitError
 
-CHOICES = {
-    "optimizer": ("sgd", "adam"),
-    "anneal": ("cos", "linear"),
-    "device": ("auto", "cpu", "cuda", "mps"),
-    "cam_method": ("gradcam", "gradcam++", "hirescam", "xgradcam", "layercam", "eigencam"),
-    "cam_layer": ("layer1", "layer2", "layer3", "layer4"),
-    "precision": ("auto", "fp32", "bf16", "fp16"),
-    "gpu_augment": ("auto", "on", "off"),
+# The --help sections, in the order the fields list them.
+DATA, MODEL, OPTIMISATION = "data", "model", "optimisation"
+AUGMENTATION, RANGE_TEST = "augmentation and test-time flip", "LR range test"
+EXECUTION, GRADCAM = "execution", "Grad-CAM"
+
+# The ranges a number may be in: name -> (test, how the error message says it).
+RANGES = {
+    "positive": (lambda x: x > 0, "must be positive"),
+    "not negative": (lambda x: x >= 0, "must not be negative"),
+    "[0, 1)": (lambda x: 0 <= x < 1, "must be in [0, 1)"),
+    "(0, 1)": (lambda x: 0 < x < 1, "must be in (0, 1)"),
+    "[0, 1]": (lambda x: 0 <= x <= 1, "must be in [0, 1]"),
+    "above 1": (lambda x: x > 1, "must be above 1"),
 }
 
 
-def _field(default: Any, help: str) -> Any:
-    """A Config field with its one-line help (the command line's --help shows it)."""
-    return dataclasses.field(default=default, metadata={"help": help})
-
-
-def field_help(name: str) -> str:
-    """A Config field's one-line help."""
-    return next(f.metadata["help"] for f in fields(Config) if f.name == name)
+def _field(default: Any, help: str, section: str, choices: tuple[str, ...] = (),
+           within: str = "") -> Any:
+    """A Config field with its one-line help (--help shows it), its --help section, the
+    values it may take (`choices`) and the range of a number (`within`, a key of RANGES;
+    None, where allowed, is always in range)."""
+    assert not within or within in RANGES, within
+    return dataclasses.field(default=default, metadata={
+        "help": help, "section": section, "choices": choices, "within": within})
 
 
 @dataclass(frozen=True)
@@ -35,63 +48,93 @@ class Config:
     """A run's settings. Saved as config.json inside the run and read back, never repeated."""
 
     # data
-    subset: Optional[int] = _field(None, "training images to use (class-balanced, "
-                                         "seeded; all = 50,000)")
-    test_subset: Optional[int] = _field(None, "test images to use (all = 10,000)")
+    subset: Optional[int] = _field(None, "training images to use (class-balanced, seeded; "
+                                         "all = 50,000)", DATA, within="positive")
+    test_subset: Optional[int] = _field(None, "test images to use (all = 10,000)", DATA,
+                                        within="positive")
     # model
     width: int = _field(64, "channels of the first stage; 64 is the standard ResNet-18 "
-                            "(11.2M parameters); 16 needs 16x fewer operations")
+                            "(11.2M parameters); 16 needs 16x fewer operations", MODEL,
+                        within="positive")
     # optimisation
-    epochs: int = _field(20, "passes over the training images")
-    batch_size: int = _field(512, "images per training step")
-    optimizer: str = _field("sgd", "sgd (Nesterov momentum) or adam")
-    max_lr: Optional[float] = _field(None, "OneCycle's peak rate (range test = the LR "
-                                           "range test's suggestion)")
+    epochs: int = _field(20, "passes over the training images", OPTIMISATION, within="positive")
+    batch_size: int = _field(512, "images per training step", OPTIMISATION, within="positive")
+    optimizer: str = _field("sgd", "sgd (Nesterov momentum) or adam", OPTIMISATION,
+                            choices=("sgd", "adam"))
+    max_lr: Optional[float] = _field(None, "OneCycle's peak rate (range test = the LR range "
+                                           "test's suggestion)", OPTIMISATION, within="positive")
     momentum: float = _field(0.9, "SGD momentum (Adam's beta1); OneCycle lowers it to "
-                                  "0.85, if above, while the rate rises")
+                                  "base_momentum, if above, while the rate rises", OPTIMISATION,
+                             within="[0, 1)")
+    # 0.85, OneCycle's usual floor: momentum and rate move in opposite directions.
+    base_momentum: float = _field(0.85, "OneCycle's momentum at the peak rate (never above "
+                                        "momentum)", OPTIMISATION, within="[0, 1)")
     weight_decay: float = _field(5e-4, "L2 penalty on conv and linear weights (BatchNorm "
-                                       "parameters and biases get none)")
+                                       "parameters and biases get none)", OPTIMISATION,
+                                 within="not negative")
     decay_norm_and_bias: bool = _field(False, "decay every parameter, as the original "
-                                              "submission did")
-    label_smoothing: float = _field(0.1, "share of each target spread over all classes")
-    pct_start: float = _field(0.25, "share of the steps spent warming up (5 of 20 epochs)")
-    div_factor: float = _field(25.0, "OneCycle starts at max_lr / div_factor")
+                                              "submission did", OPTIMISATION)
+    label_smoothing: float = _field(0.1, "share of each target spread over all classes",
+                                    OPTIMISATION, within="[0, 1)")
+    pct_start: float = _field(0.25, "share of the steps spent warming up (5 of 20 epochs)",
+                              OPTIMISATION, within="(0, 1)")
+    div_factor: float = _field(25.0, "OneCycle starts at max_lr / div_factor", OPTIMISATION,
+                               within="positive")
     final_div_factor: float = _field(1e3, "OneCycle ends at max_lr / div_factor / "
-                                                    "final_div_factor")
-    anneal: str = _field("cos", "shape of OneCycle's curves: cos or linear")
-    # augmentation (albumentations; sizes in pixels)
-    pad: int = _field(4, "reflect-pad each side by this, then random-crop back to 32x32")
-    cutout: int = _field(16, "side of the one square hole (p = 0.5), filled with the dataset "
-                             "mean; 0 = off")
-    flip_tta: bool = _field(True, "test on each image and its mirror image, averaging logits")
+                                          "final_div_factor", OPTIMISATION, within="positive")
+    anneal: str = _field("cos", "shape of OneCycle's curves: cos or linear", OPTIMISATION,
+                         choices=("cos", "linear"))
+    # augmentation (albumentations; sizes in pixels, probabilities per training image)
+    pad: int = _field(4, "reflect-pad each side by this, then random-crop back to 32x32",
+                      AUGMENTATION, within="not negative")
+    flip_p: float = _field(0.5, "share of training images mirrored left-right", AUGMENTATION,
+                           within="[0, 1]")
+    cutout: int = _field(16, "side of the one square hole (see cutout_p), filled with the "
+                             "dataset mean; 0 = off", AUGMENTATION, within="not negative")
+    cutout_p: float = _field(0.5, "share of training images that get the hole", AUGMENTATION,
+                             within="[0, 1]")
+    flip_tta: bool = _field(True, "test on each image and its mirror image, averaging logits",
+                            AUGMENTATION)
     gpu_augment: str = _field("auto", "crop, flip and hole on whole batches on the device: on, "
-                                      "off, or auto = on for a GPU with 4 CPU cores or fewer")
+                                      "off, or auto = on for a GPU with 4 CPU cores or fewer",
+                              AUGMENTATION, choices=("auto", "on", "off"))
     # LR range test (torch-lr-finder)
-    lr_start: Optional[float] = _field(None, "the range test's first rate (default: 1e-4 "
-                                             "for SGD, 1e-6 for Adam)")
+    lr_start: Optional[float] = _field(None, "the range test's first rate (default: 1e-4 for "
+                                             "SGD, 1e-6 for Adam)", RANGE_TEST, within="positive")
     lr_end: Optional[float] = _field(None, "the range test's last rate, reached exponentially "
-                                           "(default: 10 for SGD, 1 for Adam)")
+                                           "(default: 10 for SGD, 1 for Adam)", RANGE_TEST,
+                                     within="positive")
     lr_iters: Optional[int] = _field(None, "training steps of the range test (default: a "
                                            "quarter of the run's steps, 20 to 100, at most "
-                                           "half of them)")
-    lr_factor: Optional[float] = _field(None, "max LR = this x the rate where the range "
-                                              "test's loss reached its floor (default: grows "
-                                              "with OneCycle's warm-up)")
+                                           "half of them)", RANGE_TEST)
+    lr_factor: Optional[float] = _field(None, "max LR = this x the rate where the range test's "
+                                              "loss reached its floor (default: grows with "
+                                              "OneCycle's warm-up)", RANGE_TEST, within="positive")
+    # 5, torch-lr-finder's own default: past it the curve says nothing.
+    lr_diverge_at: float = _field(5.0, "the range test stops once a loss exceeds this multiple "
+                                       "of the lowest so far", RANGE_TEST, within="above 1")
     # execution
-    device: str = _field("auto", "auto picks cuda, then mps, then cpu")
+    device: str = _field("auto", "auto picks cuda, then mps, then cpu", EXECUTION,
+                         choices=("auto", "cpu", "cuda", "mps"))
     precision: str = _field("auto", "auto = bf16 autocast where native, fp16 with loss scaling "
-                                    "on CUDA before Ampere, else fp32; or fp32, bf16, fp16")
+                                    "on CUDA before Ampere, else fp32; or fp32, bf16, fp16",
+                            EXECUTION, choices=("auto", "fp32", "bf16", "fp16"))
     channels_last: bool = _field(True, "NHWC memory layout: faster convolutions on CPUs and "
-                                       "tensor cores")
-    compile: bool = _field(False, "torch.compile the model (slow first epoch)")
+                                       "tensor cores", EXECUTION)
+    compile: bool = _field(False, "torch.compile the model (slow first epoch)", EXECUTION)
     workers: int = _field(-1, "DataLoader worker processes; -1 = every spare core on CUDA, "
-                              "1 on a CPU")
-    eval_batch_size: int = _field(1024, "images per evaluation step")
-    seed: int = _field(1, "seeds the weights, the shuffling and every augmentation")
+                              "1 on a CPU", EXECUTION)
+    eval_batch_size: int = _field(1024, "images per evaluation step", EXECUTION,
+                                  within="positive")
+    seed: int = _field(1, "seeds the weights, the shuffling and every augmentation", EXECUTION,
+                       within="not negative")
     # Grad-CAM
-    cam_method: str = _field("gradcam", "how the class activation maps are computed")
+    cam_method: str = _field("gradcam", "how the class activation maps are computed", GRADCAM,
+                             choices=("gradcam", "gradcam++", "hirescam", "xgradcam", "layercam",
+                                      "eigencam"))
     cam_layer: str = _field("layer3", "the layer whose activations are mapped: layer3 gives "
-                                      "8x8 maps, layer4 only 4x4")
+                                      "8x8 maps, layer4 only 4x4", GRADCAM,
+                            choices=("layer1", "layer2", "layer3", "layer4"))
 
     def __post_init__(self) -> None:
         validate(self)
@@ -107,8 +150,7 @@ class Config:
     def from_dict(cls, values: dict) -> "Config":
         """Rebuild a Config from a dict; unknown keys are an error, missing keys take defaults."""
         values = upgrade(values)
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
+        unknown = sorted(set(values) - set(FIELDS))
         if unknown:
             raise EraskitError(f"unknown config field(s): {', '.join(unknown)}")
         return cls(**values)
@@ -118,9 +160,61 @@ class Config:
         return json.dumps(self.to_dict(), indent=2)
 
 
+FIELDS = {f.name: f for f in fields(Config)}  # every field by name, in the class's order
+# The values each field with choices may take: CHOICES["cam_layer"] = ("layer1", ...).
+CHOICES = {name: f.metadata["choices"] for name, f in FIELDS.items() if f.metadata["choices"]}
+
+
+def field_help(name: str) -> str:
+    """A Config field's one-line help."""
+    return FIELDS[name].metadata["help"]
+
+
+def sections() -> dict[str, list[str]]:
+    """The fields by --help section, in the order the class lists them."""
+    grouped: dict[str, list[str]] = {}
+    for name, f in FIELDS.items():
+        grouped.setdefault(f.metadata["section"], []).append(name)
+    return grouped
+
+
+@functools.cache
+def field_type(name: str) -> tuple[type, bool]:
+    """A Config field's type (int, float, str or bool) and whether it may be None, read from
+    the class's annotations."""
+    hint = typing.get_type_hints(Config)[name]
+    kinds = [t for t in typing.get_args(hint) if t is not type(None)] or [hint]
+    return kinds[0], len(kinds) < len(typing.get_args(hint))
+
+
+SWITCH_WORDS = {"1": True, "true": True, "yes": True, "on": True,
+                "0": False, "false": False, "no": False, "off": False}
+
+
+def parse_text(text: str, kind: type, optional: bool = False) -> Any:
+    """`text` as a value of type `kind`: "none" or "" gives None where `optional`; a bool is
+    on/off, true/false, yes/no or 1/0. Raises ValueError when the text is no such value."""
+    word = text.strip()
+    if optional and word.lower() in ("", "none"):
+        return None
+    if kind is bool:
+        if word.lower() not in SWITCH_WORDS:
+            raise ValueError(f"not a bool: {text!r}")
+        return SWITCH_WORDS[word.lower()]
+    return kind(word)
+
+
+def parse_value(name: str, text: str) -> Any:
+    """The value of the field `name` from text, as a command-line flag or the notebooks'
+    ERASKIT_<NAME> variable spells it (parse_text with the field's type). Not validated:
+    the Config built from it is."""
+    return parse_text(text, *field_type(name))
+
+
 def upgrade(values: dict) -> dict:
     """A config.json written by an older kit in today's terms: `amp` true/false became
-    precision auto/fp32, and gpu_augment true/false became on/off."""
+    precision auto/fp32, and gpu_augment true/false became on/off. (Fields added since take
+    their defaults, which are what the older kit did.)"""
     values = dict(values)
     if "amp" in values and "precision" not in values:
         amp = values.pop("amp")
@@ -130,32 +224,20 @@ def upgrade(values: dict) -> dict:
     return values
 
 
-# The fields by topic, in the order the command line's --help lists them.
-SECTIONS = {
-    "data": ("subset", "test_subset"),
-    "model": ("width",),
-    "optimisation": ("epochs", "batch_size", "optimizer", "max_lr", "momentum", "weight_decay",
-                     "decay_norm_and_bias", "label_smoothing", "pct_start", "div_factor",
-                     "final_div_factor", "anneal"),
-    "augmentation and test-time flip": ("pad", "cutout", "flip_tta", "gpu_augment"),
-    "LR range test": ("lr_start", "lr_end", "lr_iters", "lr_factor"),
-    "execution": ("device", "precision", "channels_last", "compile", "workers", "eval_batch_size",
-                  "seed"),
-    "Grad-CAM": ("cam_method", "cam_layer"),
-}
-
-
 # Fields that only say how to run, not what is trained: they may differ when a run is resumed.
 RUNTIME_FIELDS = ("device", "workers", "compile", "channels_last", "eval_batch_size")
-
+# OneCycle's schedule after the range test: the peak, its warm-up and its shape.
+SCHEDULE_SHAPE_FIELDS = ("epochs", "max_lr", "pct_start", "div_factor", "final_div_factor",
+                         "anneal", "base_momentum")
+EVALUATION_FIELDS = ("test_subset", "flip_tta")  # how the test set is scored
+GRADCAM_FIELDS = ("cam_method", "cam_layer")  # what the analysis maps; a trained run may change
 
 # Fields the LR range test does not depend on: a saved sweep stays valid when only these change.
 # (epochs among them: with lr_iters unset they set the sweep's length, but a saved sweep of
-# another length still reads the same curve; the rule itself is rescored for the run.)
-# (gpu_augment among them: the range test always augments with albumentations.)
-SCHEDULE_FIELDS = ("epochs", "max_lr", "pct_start", "div_factor", "final_div_factor", "anneal",
-                   "flip_tta", "test_subset", "lr_factor", "gpu_augment", "cam_method",
-                   "cam_layer")
+# another length still reads the same curve; the rule, and lr_factor with it, is rescored for
+# the run. gpu_augment among them: the range test always augments with albumentations.)
+RANGE_TEST_IGNORES = (SCHEDULE_SHAPE_FIELDS + EVALUATION_FIELDS + GRADCAM_FIELDS
+                      + ("lr_factor", "gpu_augment"))
 
 
 def same_training(a: Config, b: Config) -> bool:
@@ -207,11 +289,19 @@ def not_the_assignment(config: Config, epochs_done: Optional[int] = None,
     return "; ".join(problems)
 
 
-def field_type(name: str) -> tuple[type, bool]:
-    """A Config field's type (int, float, str or bool) and whether it may be None."""
-    annotation = str(next(f.type for f in fields(Config) if f.name == name))
-    kind = annotation.replace("Optional[", "").rstrip("]")
-    return {"int": int, "float": float, "str": str, "bool": bool}[kind], annotation != kind
+def steps_per_epoch(config: Config, train_images: int) -> int:
+    """Training steps in one epoch over `train_images` images: whole batches only (the
+    training loader drops a last partial one), one when the images make exactly one."""
+    return max(1, train_images // config.batch_size)
+
+
+def check_warm_up(config: Config, steps_per_epoch: int) -> None:
+    """Refuse a schedule whose warm-up would be a single step (or none)."""
+    total = config.epochs * steps_per_epoch
+    if config.pct_start * total <= 1:
+        raise EraskitError(f"{total} training step{'s' * (total != 1)} leave{'s' * (total == 1)} "
+                           f"OneCycle no warm-up: use more epochs, "
+                           f"more data or a smaller batch size")
 
 
 def _check(ok: bool, message: str) -> None:
@@ -219,40 +309,41 @@ def _check(ok: bool, message: str) -> None:
         raise EraskitError(message)
 
 
+def _type_problem(value: Any, kind: type) -> str:
+    """Why `value` is not of the field type `kind` ("" when it is)."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is bool and not isinstance(value, bool):
+        return "must be true or false"
+    if kind is int and not (number and isinstance(value, int)):
+        return "must be a whole number"
+    if kind is float and not (number and math.isfinite(value)):
+        return "must be a finite number"
+    if kind is str and not isinstance(value, str):
+        return "must be a string"
+    return ""
+
+
+def _check_field(name: str, value: Any) -> None:
+    """The field's type, choices and range, as its annotation and metadata give them."""
+    kind, optional = field_type(name)
+    if value is None:
+        _check(optional, f"{name} must not be None")
+        return
+    problem = _type_problem(value, kind)
+    _check(not problem, f"{name} {problem}, got {value!r}")
+    allowed, within = FIELDS[name].metadata["choices"], FIELDS[name].metadata["within"]
+    _check(not allowed or value in allowed,
+           f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    if within:
+        test, words = RANGES[within]
+        _check(test(value), f"{name} {words}, got {value}")
+
+
 def validate(config: Config) -> None:
-    """Raise EraskitError naming the first field whose type or value is unusable."""
-    for f in fields(config):
-        value = getattr(config, f.name)
-        kind, optional = field_type(f.name)
-        if value is None:
-            _check(optional, f"{f.name} must not be None")
-        elif kind is bool:
-            _check(isinstance(value, bool), f"{f.name} must be true or false, got {value!r}")
-        elif kind is int:
-            _check(isinstance(value, int) and not isinstance(value, bool),
-                   f"{f.name} must be a whole number, got {value!r}")
-        elif kind is float:
-            _check(isinstance(value, (int, float)) and not isinstance(value, bool)
-                   and value == value and abs(value) != float("inf"),
-                   f"{f.name} must be a finite number, got {value!r}")
-        else:
-            _check(isinstance(value, str), f"{f.name} must be a string, got {value!r}")
-    for name, allowed in CHOICES.items():
-        _check(getattr(config, name) in allowed,
-               f"{name} must be one of {', '.join(allowed)}, got {getattr(config, name)!r}")
-    positive = ["width", "epochs", "batch_size", "eval_batch_size", "div_factor",
-                "final_div_factor"]
-    for name in positive:
-        _check(getattr(config, name) > 0, f"{name} must be positive, got {getattr(config, name)}")
-    for name in ("subset", "test_subset", "max_lr", "lr_start", "lr_end", "lr_factor"):
-        value = getattr(config, name)
-        _check(value is None or value > 0, f"{name} must be positive, got {value}")
-    for name in ("weight_decay", "pad", "cutout", "seed"):
-        _check(getattr(config, name) >= 0, f"{name} must not be negative, got {getattr(config, name)}")
-    _check(0 <= config.momentum < 1, f"momentum must be in [0, 1), got {config.momentum}")
-    _check(0 <= config.label_smoothing < 1,
-           f"label_smoothing must be in [0, 1), got {config.label_smoothing}")
-    _check(0 < config.pct_start < 1, f"pct_start must be in (0, 1), got {config.pct_start}")
+    """Raise EraskitError naming the first field whose type or value is unusable, then the
+    first combination of fields that is."""
+    for name in FIELDS:
+        _check_field(name, getattr(config, name))
     if config.lr_start is not None and config.lr_end is not None:
         _check(config.lr_start < config.lr_end, "lr_start must be below lr_end")
     _check(config.lr_iters is None or config.lr_iters >= 10,

@@ -1,6 +1,7 @@
-"""What the tests share besides fixtures: tiny synthetic data, the tiny run's settings, and
-tools to compare run folders. (Not in conftest.py: notebooks/ has a conftest module too, and
-`from conftest import ...` would find whichever of the two pytest loaded last.)"""
+"""What the tests share besides fixtures: tiny synthetic data, the tiny run's settings, tools
+to compare run folders, and the repository address the notebooks spell. (Not in conftest.py:
+notebooks/ has a conftest module too, and `from conftest import ...` would find whichever of
+the two pytest loaded last.)"""
 
 import os
 import sys
@@ -8,36 +9,65 @@ from pathlib import Path
 
 import numpy as np
 
-from eraskit.cli import flag
+from eraskit.cli import COMMAND_SETTINGS, flag
 from eraskit.config import Config, preset
 from eraskit.data import CLASSES, Cifar10
 
 ROOT = Path(__file__).resolve().parents[1]
 ERASKIT = [sys.executable, "-m", "eraskit"]
 TIMING_KEYS = ("seconds", "train_img_per_s", "peak_memory_mb")
+# The repository's address, as the notebooks' Colab badges and install lines and the README
+# spell it. The notebooks cannot import it (they run before the kit is installed), so the
+# tests check that they spell exactly this.
+REPOSITORY = "https://github.com/eraskit/eraskit"
+
+
+def colab_url(notebook: str) -> str:
+    """The address that opens notebooks/<notebook>.ipynb of the main branch in Colab."""
+    owner_and_name = REPOSITORY.removeprefix("https://github.com/")
+    return (f"https://colab.research.google.com/github/{owner_and_name}/blob/main/"
+            f"notebooks/{notebook}.ipynb")
+
+
+def pip_requirement() -> str:
+    """What the notebooks' setup cell installs on Colab: the kit, with grad-cam,
+    torch-lr-finder and albumentations (a plain install, not an editable one)."""
+    return f"eraskit @ git+{REPOSITORY}"
 
 
 def as_flags(settings: dict) -> list[str]:
-    """Config fields as the command line's flags: {"batch_size": 16} -> ["--batch-size", "16"]."""
+    """Config fields as the command line's flags: {"batch_size": 16} -> ["--batch-size", "16"],
+    {"max_lr": None} -> ["--max-lr", "none"]."""
     argv = []
     for name, value in settings.items():
         if isinstance(value, bool):
             argv.append(flag(name) if value else "--no-" + flag(name)[2:])
-        elif value is not None:
-            argv += [flag(name), str(value)]
+        else:
+            argv += [flag(name), "none" if value is None else str(value)]
     return argv
 
 
-# The tiny run, as the smoke preset's changes and as the command line's flags for them:
-# width 8, 64 training images in batches of 16 (4 steps an epoch), 32 test images, 3 epochs.
+# The tiny run, as the smoke preset's changes: width 8, 64 training images in batches of 16
+# (4 steps an epoch), 32 test images, 3 epochs.
 TINY = dict(width=8, subset=64, test_subset=32, batch_size=16, epochs=3, max_lr=0.05, workers=0,
             device="cpu", precision="fp32", eval_batch_size=64)
-TINY_FLAGS = ["--preset", "smoke", *as_flags(TINY), "--quiet"]
 
 
 def tiny_config(**changes) -> Config:
     """The smoke preset shrunk to seconds (see TINY)."""
     return preset("smoke", **{**TINY, **changes})
+
+
+def tiny_flags(command: str = "train", **changes) -> list[str]:
+    """tiny_config(**changes) on the command line: --preset smoke, then a flag for each setting
+    of `command` in which the tiny config differs from the smoke preset, then --quiet."""
+    tiny, smoke = tiny_config(**changes).to_dict(), preset("smoke").to_dict()
+    differ = {name: value for name, value in tiny.items()
+              if value != smoke[name] and name in COMMAND_SETTINGS[command]}
+    return ["--preset", "smoke", *as_flags(differ), "--quiet"]
+
+
+TINY_FLAGS = tiny_flags()
 
 
 def synthetic_cifar(n_train: int = 64, n_test: int = 32, seed: int = 0) -> Cifar10:

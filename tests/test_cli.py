@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from eraskit import cli, pipeline, runs
+from eraskit import cli, config as cfg, pipeline, runs
 from eraskit.cli import main
 from helpers import (ERASKIT, TINY_FLAGS, as_flags, save_npz, snapshot, subprocess_env,
-                     tiny_config, without_timing)
+                     tiny_config, tiny_flags, without_timing)
 
 
 @pytest.fixture(scope="module")
@@ -184,10 +184,9 @@ def test_train_then_resume_a_finished_run(files, capsys, tmp_path, trained_run):
 
 
 def test_flags_cover_every_config_field(tmp_path):
-    # every field set, so that each one must come from its flag
-    config = tiny_config(lr_start=1e-4, lr_end=5.0, lr_iters=20, lr_factor=3.0, compile=True,
-                         flip_tta=False, optimizer="adam", gpu_augment="off")
-    assert all(value is not None for value in config.to_dict().values())
+    config = EVERY_SETTING
+    at_default = [name for name, f in cfg.FIELDS.items() if getattr(config, name) == f.default]
+    assert not at_default, f"a flag at its default proves nothing: {at_default}"
     args = cli.parse(["train", "--preset", "full", *as_flags(config.to_dict())])
     args.out = str(tmp_path)
     assert cli.make_config(args) == config
@@ -230,19 +229,51 @@ def test_python_m_eraskit_bad_input(files):
     assert snapshot(files["run"]) == before
 
 
-def flags(command: str) -> set[str]:
-    """The settings a command's parser fills in (all of them, at their defaults)."""
-    return set(vars(cli.build_parser().commands[command].parse_args([])))
+# Every Config field away from its default, so that each one must come from its flag.
+EVERY_SETTING = tiny_config(
+    lr_start=1e-4, lr_end=5.0, lr_iters=20, lr_factor=3.0, lr_diverge_at=4.0, compile=True,
+    flip_tta=False, optimizer="adam", gpu_augment="off", momentum=0.8, base_momentum=0.7,
+    weight_decay=1e-4, decay_norm_and_bias=True, label_smoothing=0.05, pct_start=0.3,
+    div_factor=10.0, final_div_factor=100.0, anneal="linear", pad=2, flip_p=0.25, cutout=8,
+    cutout_p=0.75, channels_last=False, seed=3, cam_method="layercam", cam_layer="layer2")
+
+
+def settings(command: str) -> set[str]:
+    """The Config fields a command takes: those its parser fills in when given every flag."""
+    parser = cli.build_parser().commands[command]
+    args, _ = parser.parse_known_args(as_flags(EVERY_SETTING.to_dict()))
+    return set(vars(args)) & set(cfg.FIELDS)
 
 
 def test_each_command_takes_the_flags_it_uses():
-    assert {"resume", "images", "force_images", "quiet", "epochs", "cam_layer"} <= flags("run")
-    assert "resume" in flags("train") and "images" not in flags("train")
-    assert flags("analyse") - {"preset", "data", "out", "images", "force_images"} == {
-        "cam_method", "cam_layer"}
-    # the range test's length and factor follow the run's steps; the peak is its output
-    assert {"lr_factor", "epochs"} <= flags("find-lr") and "max_lr" not in flags("find-lr")
-    assert {"gpu_augment", "steps", "width"} <= flags("bench") and "epochs" not in flags("bench")
+    assert settings("run") == settings("train") == set(cfg.FIELDS)
+    assert settings("analyse") == settings("gradcam") == {"cam_method", "cam_layer"}
+    # every setting the range test depends on; the peak is its output, the schedule train's
+    assert set(cfg.FIELDS) - set(cfg.RANGE_TEST_IGNORES) <= settings("find-lr")
+    assert {"lr_factor", "epochs", "pct_start"} <= settings("find-lr")
+    assert not {"max_lr", "anneal", "flip_tta", "cam_layer"} & settings("find-lr")
+    assert {"gpu_augment", "width", "flip_p"} <= settings("bench")
+    assert not {"epochs", "subset", "lr_iters"} & settings("bench")
+    for command, names in cli.COMMAND_SETTINGS.items():
+        assert set(names) <= set(cfg.FIELDS), command
+
+
+def test_command_options_besides_the_settings():
+    parser = cli.build_parser()
+    run = parser.commands["run"].parse_args(["--resume", "--images", "x", "--force-images"])
+    assert run.resume and run.images == "x" and run.force_images
+    assert parser.commands["bench"].parse_args([]).steps == 3
+    for command, option in (("train", "--images"), ("analyse", "--resume"), ("bench", "--quiet")):
+        with pytest.raises(SystemExit):
+            parser.commands[command].parse_args([option])
+
+
+def test_none_asks_for_the_automatic_value(tmp_path):
+    args = cli.parse(["train", "--preset", "smoke", "--subset", "none", "--max-lr", " None ",
+                      "--lr-iters", "30", "--out", str(tmp_path)])
+    config = cli.make_config(args)
+    assert config.subset is None and config.max_lr is None and config.lr_iters == 30
+    assert config.test_subset == cfg.preset("smoke").test_subset  # left out: the preset's
 
 
 def test_help_shows_each_presets_value():
@@ -344,22 +375,26 @@ def test_bad_values_are_reported_before_torch_is_imported(files, tmp_path):
     bad = [["train", "--epochs", "0"],
            ["train", "--resume", "--epochs", "5", "--out", run, "--data", good],
            ["analyse", "--out", run, "--images", str(tmp_path / "images")],
-           ["train", "--subset", "5", "--data", good, "--out", str(tmp_path / "new")]]
+           ["train", "--subset", "5", "--data", good, "--out", str(tmp_path / "new")],
+           # settings that leave no warm-up: refused before the data (missing here) is read
+           ["train", "--preset", "smoke", "--subset", "64", "--batch-size", "64", "--data",
+            str(tmp_path / "missing.npz"), "--out", str(tmp_path / "new")]]
     script = (f"import sys; from eraskit.cli import main; codes = [main(a) for a in {bad!r}]; "
               f"print(*codes, 'torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           env=subprocess_env(), timeout=60)
-    assert done.stdout.split() == ["2", "2", "2", "2", "False"], done.stderr
+    assert done.stdout.split() == ["2", "2", "2", "2", "2", "False"], done.stderr
     errors = done.stderr.splitlines()
     assert errors[0] == "eraskit: error: epochs must be positive, got 0"
     assert "was trained with other settings: --epochs 5 (the run: 3)" in errors[1]
     assert "not the full assignment" in errors[2] and "5 training images for 10" in errors[3]
-    assert len(errors) == 4
+    assert errors[4] == ("eraskit: error: 3 training steps leave OneCycle no warm-up: use more "
+                         "epochs, more data or a smaller batch size")
+    assert len(errors) == 5 and not (tmp_path / "new").exists()
 
 
 def test_find_lr_saves_the_sweep_and_a_captioned_figure(files, capsys, tmp_path):
-    argv = ["find-lr", "--preset", "smoke", "--width", "8", "--subset", "64", "--batch-size",
-            "16", "--workers", "0", "--precision", "fp32", "--quiet", "--lr-iters", "20"]
+    argv = ["find-lr", *tiny_flags("find-lr", lr_iters=20)]
     code, out, err = call(argv + ["--data", files["good"], "--out", tmp_path], capsys)
     assert code == 0, err
     assert (tmp_path / "lr_finder.json").is_file()
@@ -371,6 +406,39 @@ def test_interrupting_an_analysis_does_not_mention_resume(files, capsys, monkeyp
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("eraskit.report.write_figures", interrupted)
+    monkeypatch.setattr("eraskit.figures.write_figures", interrupted)
     code, _, err = call(["analyse", "--data", files["good"], "--out", files["run"]], capsys)
     assert code == 130 and err == "eraskit: interrupted; run it again\n"
+
+
+def test_a_subset_larger_than_the_data_says_it_takes_all_of_it(files, capsys, tmp_path):
+    # the smoke preset's 2,000 images on 64: a notice, then the run goes on with 64 (here to
+    # the refusal of 3 one-step epochs, which only the data's size reveals)
+    code, out, err = call(["train", "--preset", "smoke", "--test-subset", "40", "--device",
+                           "cpu", "--data", files["good"], "--out", tmp_path / "run"], capsys)
+    assert out.splitlines()[:2] == [
+        "eraskit: --subset 2,000 is more than the 64 training images: using all 64",
+        "eraskit: --test-subset 40 is more than the 32 test images: using all 32"]
+    assert code == 2 and "3 training steps leave OneCycle no warm-up" in err
+
+
+def test_a_subset_within_the_data_says_nothing():
+    assert cli.subset_notes(tiny_config(), 64, 32) == []
+    assert cli.subset_notes(tiny_config().replace(subset=None, test_subset=None), 10, 10) == []
+
+
+@pytest.mark.parametrize("argv, terminal, shown", [
+    ([], True, True),
+    ([], False, False),  # a pipe, a log file, CI: no bars unless asked
+    (["--progress"], False, True),
+    (["--quiet"], True, False),
+])
+def test_progress_bars_only_on_a_terminal_unless_asked(monkeypatch, argv, terminal, shown):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: terminal)
+    for command in ("run", "train", "find-lr"):
+        assert cli.show_progress(cli.parse([command, *argv])) is shown
+
+
+def test_quiet_and_progress_together_are_refused(capsys):
+    code, _, err = call(["train", "--quiet", "--progress"], capsys)
+    assert code == 2 and "not allowed with argument" in err

@@ -2,8 +2,10 @@ import json
 import math
 from dataclasses import fields
 
+import numpy as np
 import pytest
 
+from eraskit import config as cfg
 from eraskit.config import PRESETS, Config, field_help, not_the_assignment, preset, same_training
 from eraskit.errors import EraskitError
 
@@ -86,6 +88,10 @@ def test_config_is_frozen_and_replace_validates():
     ("lr_iters", 9),
     ("lr_factor", 0.0),
     ("subset", 0),
+    ("base_momentum", 1.0),
+    ("flip_p", 1.5),
+    ("cutout_p", -0.1),
+    ("lr_diverge_at", 1.0),
 ])
 def test_bad_values_raise_naming_the_field(field, value):
     with pytest.raises(EraskitError) as caught:
@@ -129,3 +135,111 @@ def test_only_a_complete_full_run_is_the_assignment():
     assert not_the_assignment(preset("smoke"), 1) == (
         "width 8, not 64; epochs 3, not 20; 2,000 training images, not 50,000; 500 test images, "
         "not 10,000; 1 of 3 epochs done")
+
+
+def test_field_types_come_from_the_annotations():
+    assert cfg.field_type("epochs") == (int, False)
+    assert cfg.field_type("max_lr") == (float, True)
+    assert cfg.field_type("flip_tta") == (bool, False)
+    assert cfg.field_type("cam_layer") == (str, False)
+    for f in fields(Config):  # every default is of its own field's type
+        kind, optional = cfg.field_type(f.name)
+        assert (f.default is None and optional) or isinstance(f.default, kind), f.name
+
+
+def test_every_field_has_a_section_and_choices_hold_the_default():
+    listed = [name for names in cfg.sections().values() for name in names]
+    assert listed == [f.name for f in fields(Config)]  # each once, in the class's order
+    assert list(cfg.sections())[:2] == ["data", "model"]
+    assert cfg.CHOICES["optimizer"] == ("sgd", "adam")
+    for name, allowed in cfg.CHOICES.items():
+        assert getattr(Config(), name) in allowed, name
+
+
+@pytest.mark.parametrize("name, text, value", [
+    ("epochs", " 7 ", 7),
+    ("max_lr", "0.4", 0.4),
+    ("max_lr", "none", None),
+    ("max_lr", "", None),
+    ("subset", "None", None),
+    ("flip_tta", "off", False),
+    ("channels_last", "YES", True),
+    ("compile", "1", True),
+    ("optimizer", "adam", "adam"),
+])
+def test_text_is_read_as_the_fields_type(name, text, value):
+    assert cfg.parse_value(name, text) == value
+
+
+@pytest.mark.parametrize("name, text", [
+    ("epochs", "1.5"), ("epochs", "none"), ("max_lr", "fast"), ("flip_tta", "maybe"),
+])
+def test_text_that_is_not_the_fields_type_is_a_value_error(name, text):
+    with pytest.raises(ValueError):
+        cfg.parse_value(name, text)
+
+
+def test_a_config_json_of_an_older_kit_still_loads():
+    old = Config().to_dict()
+    for added in ("base_momentum", "flip_p", "cutout_p", "lr_diverge_at"):
+        old.pop(added)  # fields that older config.json files lack
+    old.pop("precision")
+    old.update(amp=False, gpu_augment=True)
+    loaded = Config.from_dict(old)
+    assert loaded == Config(precision="fp32", gpu_augment="on")
+    assert (loaded.base_momentum, loaded.flip_p, loaded.cutout_p, loaded.lr_diverge_at) == (
+        0.85, 0.5, 0.5, 5.0)  # what those kits did
+
+
+def test_a_warm_up_of_one_step_is_refused_before_any_data():
+    config = preset("smoke", subset=64, batch_size=64)
+    assert cfg.steps_per_epoch(config, 64) == 1 and cfg.steps_per_epoch(config, 127) == 1
+    with pytest.raises(EraskitError, match="3 training steps leave OneCycle no warm-up"):
+        cfg.check_warm_up(config, cfg.steps_per_epoch(config, 64))
+    cfg.check_warm_up(config, cfg.steps_per_epoch(config, 128))  # 6 steps: 1.5 to warm up
+
+
+def test_the_augmentation_probabilities_are_the_configs():
+    import torch
+    from eraskit.augment import train_transform
+    from eraskit.gpu_augment import BatchAugment
+
+    image = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    for flip_p, expected in ((1.0, image[:, ::-1]), (0.0, image)):
+        config = Config(pad=0, cutout=0, flip_p=flip_p)
+        np.testing.assert_array_equal(train_transform(config, normalize=False)(image=image)
+                                      ["image"], expected)
+        batch = BatchAugment(config, torch.device("cpu"))(torch.as_tensor(image[None]),
+                                                         torch.Generator().manual_seed(0))
+        unflipped = BatchAugment(Config(pad=0, cutout=0, flip_p=0.0), torch.device("cpu"))(
+            torch.as_tensor(expected[None].copy()), torch.Generator().manual_seed(0))
+        torch.testing.assert_close(batch, unflipped)
+    holes = Config(pad=0, cutout=8, cutout_p=0.0, flip_p=0.0)
+    np.testing.assert_array_equal(train_transform(holes, normalize=False)(image=image)["image"],
+                                  image)
+
+
+def test_onecycle_falls_to_the_configs_base_momentum():
+    import torch
+    from eraskit.train import make_scheduler
+
+    config = Config(epochs=2, base_momentum=0.6, momentum=0.95)
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1, momentum=0.95)
+    scheduler = make_scheduler(optimizer, config, max_lr=0.1, steps_per_epoch=10)
+    used = []
+    for _ in range(20):
+        used.append(optimizer.param_groups[0]["momentum"])
+        optimizer.step()
+        scheduler.step()
+    assert max(used) == pytest.approx(0.95) and min(used) == pytest.approx(0.6)
+
+
+def test_the_range_tests_divergence_threshold_is_the_configs():
+    from eraskit.lr_finder import rescore
+
+    lrs = list(np.geomspace(1e-4, 1.0, 30))
+    raw = list(np.linspace(2.3, 1.0, 29)) + [4.0]  # the last step: 4x the lowest loss
+    sweep = {"lrs": lrs, "raw_losses": raw}
+    kept = rescore(sweep, Config(), steps_per_epoch=50)  # 4x is below the default 5x
+    dropped = rescore(sweep, Config(lr_diverge_at=3.0), steps_per_epoch=50)
+    assert len(kept["losses"]) == 30 and len(dropped["losses"]) == 29
