@@ -13,10 +13,11 @@ exponentially, and records the raw loss of every step. The rule reads that curve
    does not.
 4. Guard rails: a sweep whose loss never fell clearly below its start carries no signal, one
    whose loss was still falling at its last rate gives no upper bound, and one that diverged
-   before MIN_POINTS steps cannot be read; all fall back to a documented safe peak for the
-   optimizer, saying so (as does a run too short for a sweep: pipeline.resolve_peak). The
-   step where a sweep diverged is left out, and the peak never exceeds the last rate the
-   sweep survived.
+   before MIN_POINTS steps cannot be smoothed; all fall back to a documented safe peak for
+   the optimizer, batch and warm-up, saying so (as does a run too short for a sweep:
+   pipeline.resolve_peak). A sweep that diverged early but whose loss fell first gives a
+   tenth of the rate at its lowest loss, if that is lower. The step where a sweep diverged is
+   left out, and the peak never exceeds the last rate the sweep survived.
 """
 
 from __future__ import annotations
@@ -44,8 +45,11 @@ MIN_POINTS = 10
 # A sweep carries a signal when its smoothed loss fell by at least this share of its start.
 MIN_DROP = 0.03
 # The sweep stops once a loss exceeds this multiple of the best so far (torch-lr-finder's
-# diverge_th): the curve past it says nothing.
-DIVERGE_AT = 5
+# diverge_th): the curve past it says nothing. A run's own is config.lr_diverge_at.
+DIVERGE_AT = Config.lr_diverge_at
+# After a warm-up this many steps long SGD's safe peak grows linearly with the batch (see
+# safe_peak); after a shorter one, more slowly.
+SAFE_WARM_UP = 20
 # The rule's factor: SGD's grows with the warm-up up to this cap; Adam's stays put.
 SGD_FACTOR_CAP, ADAM_FACTOR = 50.0, 2.5
 
@@ -95,16 +99,16 @@ def range_test(model: nn.Module, loader, config: Config, device: torch.device,
     quiet = contextlib.redirect_stderr(io.StringIO()) if not progress else contextlib.nullcontext()
     with contextlib.redirect_stdout(io.StringIO()), quiet:  # its "call .plot()" hint misleads here
         # smooth_f=0: keep every step's raw loss (the rule smooths without lag); stop once a
-        # loss is 5x the best so far, since the rest of the curve says nothing.
+        # loss is lr_diverge_at x the best so far, since the rest of the curve says nothing.
         finder.range_test(loader, start_lr=start, end_lr=end,
                           num_iter=sweep_steps(config, steps_per_epoch), step_mode="exp",
-                          smooth_f=0, diverge_th=DIVERGE_AT)
+                          smooth_f=0, diverge_th=config.lr_diverge_at)
     lrs = [float(x) for x in finder.history["lr"]]
     raw = [float(x) for x in finder.history["loss"]]
     del finder, trial, optimizer
     return {"lrs": lrs, "raw_losses": raw,
             **suggest(lrs, raw, config.optimizer, warm_up_steps(config, steps_per_epoch),
-                      config.batch_size, config.lr_factor)}
+                      config.batch_size, config.lr_factor, config.lr_diverge_at)}
 
 
 def smooth(values: np.ndarray, window: int) -> np.ndarray:
@@ -136,16 +140,27 @@ def warm_up_factor(warm_up: int, optimizer: str = "sgd") -> float:
     return float(np.clip(4.0 * (warm_up / 15) ** 0.72, 1.0, SGD_FACTOR_CAP))
 
 
-def safe_peak(optimizer: str, batch_size: int) -> float:
-    """The documented fallback peak when a sweep carries no signal: SGD 0.05 per 128 images
-    (the linear scaling rule), Adam 1e-3 times the square root of the batch over 128."""
+def safe_peak(optimizer: str, batch_size: int, warm_up: int = SAFE_WARM_UP) -> float:
+    """The documented fallback peak when a sweep carries no signal.
+
+    SGD: 0.05 per 128 images of the batch (the linear scaling rule) after a warm-up of at
+    least SAFE_WARM_UP steps. That rule needs a gradual warm-up, so after a shorter one a batch
+    above 128 earns only part of its share: 0.05 x (batch / 128) ** (warm_up / SAFE_WARM_UP).
+    Measured at batch 512 (results/rule-bench/README.md): after 9 warm-up steps the best
+    peaks were 0.1 and 0.2 (two seeds) and 0.05 gave 20%; after 5 steps 0.025 beat 0.05 and
+    0.1 by 17-28 points on both seeds, and 0.2, the linear rule's value, gave 21%.
+    Adam: 1e-3 times the square root of the batch over 128 at any warm-up."""
     if optimizer == "adam":
         return 1e-3 * math.sqrt(batch_size / 128)
-    return 0.05 * batch_size / 128
+    share = batch_size / 128
+    if share > 1:
+        share **= min(1.0, warm_up / SAFE_WARM_UP)
+    return 0.05 * share
 
 
 def suggest(lrs: list[float], raw_losses: list[float], optimizer: str = "sgd",
-            warm_up: int = 100, batch_size: int = 512, factor: Optional[float] = None) -> dict:
+            warm_up: int = 100, batch_size: int = 512, factor: Optional[float] = None,
+            diverge_at: float = DIVERGE_AT) -> dict:
     """OneCycle's peak read from a sweep's raw losses (the module docstring gives the rule).
 
     Returns {"suggested_lr", "losses" (smoothed), "floor_lr", "min_loss_lr", "steepest_lr",
@@ -161,26 +176,19 @@ def suggest(lrs: list[float], raw_losses: list[float], optimizer: str = "sgd",
     kept = int(bad.argmax()) if bad.any() else len(raw)
     # torch-lr-finder keeps the step that diverged (a loss over DIVERGE_AT x the best so far)
     # as its last point: read only the curve the network survived.
-    if kept == len(raw) and kept > 1 and raw[kept - 1] > DIVERGE_AT * raw[:kept - 1].min():
+    if kept == len(raw) and kept > 1 and raw[kept - 1] > diverge_at * raw[:kept - 1].min():
         kept -= 1
     diverged = kept < len(raw)
     lrs_a, raw = lrs_a[:kept], raw[:kept]
     survived = float(lrs_a[-1]) if kept else 0.0
-    safe = safe_peak(optimizer, batch_size)
-    fallback = {"rule": f"safe {optimizer} peak for batch {batch_size}", "capped": False,
+    safe = safe_peak(optimizer, batch_size, warm_up)
+    fallback = {"rule": f"safe {optimizer} peak for batch {batch_size} and a {warm_up}-step "
+                        f"warm-up", "capped": False,
                 "suggested_lr": min(safe, survived) if diverged else safe}
     below = (f", below the last rate it survived ({survived:.3g})" if diverged and safe < survived
              else f", capped at the last rate it survived" if diverged else "")
-    if kept < MIN_POINTS:  # stopped (diverged) before a curve could be read
-        if safe >= survived:
-            raise EraskitError(f"the LR range test diverged at step {kept + 1}, too early "
-                               f"to read: lower --lr-start or pass --max-lr")
-        return {"losses": raw.tolist(), "floor_lr": None, "min_loss_lr": None,
-                "steepest_lr": None, "factor": None, "warm_up_steps": warm_up,
-                "evidence": "diverged early", **fallback,
-                "note": (f"the range test diverged at step {kept + 1}, too early to read: "
-                         f"using the safe {optimizer} peak {safe:.3g}{below}; pass --max-lr "
-                         f"to choose another")}
+    if kept < MIN_POINTS:  # stopped (diverged) before a curve could be smoothed and read
+        return diverged_early(lrs_a, raw, optimizer, warm_up, safe, fallback, below)
     window = max(5, len(raw) // 8) | 1
     losses = smooth(raw, window)
     noise = 1.4826 * np.median(np.abs(raw - losses - np.median(raw - losses)))
@@ -213,6 +221,34 @@ def suggest(lrs: list[float], raw_losses: list[float], optimizer: str = "sgd",
             "rule": f"{factor:.3g} x the rate where the loss reached its floor"}
 
 
+def diverged_early(lrs: np.ndarray, raw: np.ndarray, optimizer: str, warm_up: int,
+                   safe: float, fallback: dict, below: str) -> dict:
+    """The suggestion from a sweep that diverged before MIN_POINTS steps. Too short to
+    smooth, it still shows whether the loss fell: if it did, the peak is a tenth of the rate
+    at its lowest raw loss (the classic "minimum / 10" reading of a range test), never above
+    the safe peak; if it did not, the safe peak, below the last rate survived, or a refusal."""
+    kept, survived = len(raw), float(lrs[-1]) if len(raw) else 0.0
+    common = {"losses": raw.tolist(), "floor_lr": None, "min_loss_lr": None, "steepest_lr": None,
+              "factor": None, "warm_up_steps": warm_up, "evidence": "diverged early"}
+    lowest = int(np.argmin(raw)) if kept else 0
+    if kept >= 3 and raw[lowest] < (1 - MIN_DROP) * raw[0]:
+        tenth = float(lrs[lowest]) / 10
+        peak = min(tenth, safe)
+        rule = "a tenth of the rate at the lowest loss" if tenth <= safe else fallback["rule"]
+        return {**common, "min_loss_lr": float(lrs[lowest]), "suggested_lr": peak,
+                "capped": False, "rule": rule,
+                "note": (f"the range test diverged at step {kept + 1}, too early to smooth: its "
+                         f"loss fell to {raw[lowest]:.3f} at {lrs[lowest]:.3g}, so max LR "
+                         f"{peak:.3g} ({rule}); pass --max-lr to choose another")}
+    if safe >= survived:
+        raise EraskitError(f"the LR range test diverged at step {kept + 1}, too early "
+                           f"to read: lower --lr-start or pass --max-lr")
+    return {**common, **fallback,
+            "note": (f"the range test diverged at step {kept + 1}, too early to read: "
+                     f"using the safe {optimizer} peak {safe:.3g}{below}; pass --max-lr "
+                     f"to choose another")}
+
+
 def rescore(sweep: dict, config: Config, steps_per_epoch: int) -> dict:
     """A saved sweep (lr_finder.json) with its suggestion recomputed for `config`: a sweep
     made for one run serves another with the same data, model and optimizer. Sweeps saved
@@ -226,4 +262,5 @@ def rescore(sweep: dict, config: Config, steps_per_epoch: int) -> dict:
         factor = None
     return {**sweep, "raw_losses": raw,
             **suggest(sweep["lrs"], raw, config.optimizer,
-                      warm_up_steps(config, steps_per_epoch), config.batch_size, factor)}
+                      warm_up_steps(config, steps_per_epoch), config.batch_size, factor,
+                      config.lr_diverge_at)}

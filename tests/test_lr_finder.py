@@ -7,8 +7,8 @@ import torch
 
 from eraskit import augment
 from eraskit.errors import EraskitError
-from eraskit.lr_finder import (SWEEP_RANGE, range_test, rescore, safe_peak, smooth, suggest,
-                               sweep_range, sweep_steps, warm_up_factor, warm_up_steps)
+from eraskit.lr_finder import (SAFE_WARM_UP, SWEEP_RANGE, range_test, rescore, safe_peak, smooth,
+                               suggest, sweep_range, sweep_steps, warm_up_factor, warm_up_steps)
 from eraskit.model import ResNet18
 from eraskit.train import make_optimizer
 from helpers import tiny_config
@@ -134,11 +134,26 @@ def test_a_curve_that_diverges_at_once_is_a_clear_error():
         suggest(lrs, losses)
 
 
-def test_a_sweep_stopped_early_above_the_safe_peak_falls_back_to_it():
+def test_a_sweep_that_fell_then_diverged_early_gives_a_tenth_of_its_lowest_rate():
     lrs = np.logspace(-4, 1, 10)[:9].tolist()  # stopped at its ninth step, at 2.8
-    result = suggest(lrs, [2.3, 2.3, 2.2, 2.1, 2.0, 2.1, 2.4, 3.5, 12.0], "sgd", batch_size=512)
-    assert result["evidence"] == "diverged early" and result["suggested_lr"] == 0.2
+    losses = [2.3, 2.3, 2.2, 2.1, 2.0, 2.1, 2.4, 3.5, 12.0]
+    result = suggest(lrs, losses, "sgd", warm_up=100, batch_size=512)
+    assert result["evidence"] == "diverged early"
+    assert result["suggested_lr"] == pytest.approx(lrs[4] / 10)
+    assert result["min_loss_lr"] == pytest.approx(lrs[4])
     assert "diverged at step 9" in result["note"] and "--max-lr" in result["note"]
+    # never above the safe peak: here a tenth of the lowest loss's rate is 0.077
+    late = suggest(lrs, [2.3] * 7 + [1.9, 12.0], "sgd", warm_up=100, batch_size=64)
+    assert late["suggested_lr"] == pytest.approx(safe_peak("sgd", 64)) == pytest.approx(0.025)
+    assert "safe sgd peak for batch 64" in late["rule"]
+
+
+def test_a_sweep_that_diverged_early_without_falling_gets_the_safe_peak_below_its_last_rate():
+    lrs = np.logspace(-4, 1, 10)[:9].tolist()
+    losses = [2.3, 2.31, 2.3, 2.32, 2.3, 2.31, 2.3, 2.33, 12.0]
+    result = suggest(lrs, losses, "sgd", warm_up=100, batch_size=512)
+    assert result["evidence"] == "diverged early" and result["suggested_lr"] == 0.2
+    assert "safe sgd peak 0.2" in result["note"] and "below the last rate" in result["note"]
 
 
 def test_the_sgd_factor_grows_with_the_warm_up_within_its_bounds():
@@ -154,6 +169,14 @@ def test_the_adam_factor_stays_put():
 def test_the_safe_peaks_follow_the_batch_size():
     assert safe_peak("sgd", 512) == pytest.approx(4 * safe_peak("sgd", 128))
     assert safe_peak("adam", 512) == pytest.approx(2 * safe_peak("adam", 128))
+
+
+def test_a_short_warm_up_earns_a_large_batch_only_part_of_its_sgd_share():
+    peaks = [safe_peak("sgd", 512, w) for w in (1, 5, 10, SAFE_WARM_UP, 10 * SAFE_WARM_UP)]
+    assert peaks == sorted(peaks) and peaks[-2] == peaks[-1] == pytest.approx(0.2)
+    assert peaks[2] == pytest.approx(0.1)  # half the warm-up: the square-root share
+    assert safe_peak("sgd", 64, 1) == safe_peak("sgd", 64, 500) == pytest.approx(0.025)
+    assert safe_peak("adam", 512, 1) == safe_peak("adam", 512, 500)
 
 
 def test_smoothing_is_centred_and_keeps_the_length():
