@@ -23,6 +23,7 @@ from albumentations.pytorch import ToTensorV2  # noqa: E402
 
 from .config import Config  # noqa: E402
 from .data import MEAN, STD  # noqa: E402
+from .hardware import cpu_cores  # noqa: E402
 
 MEAN_UINT8 = tuple(round(255 * m) for m in MEAN)  # cutout fill, in pixel units
 CUTOUT_P = 0.5  # share of training images that get the hole
@@ -45,8 +46,8 @@ def train_transform(config: Config, normalize: bool = True) -> A.Compose:
     return A.Compose(steps)
 
 
-def test_transform() -> A.Compose:
-    """Normalise only."""
+def eval_transform() -> A.Compose:
+    """Normalise only: the transform of the images the model is evaluated on."""
     return A.Compose([A.Normalize(mean=MEAN, std=STD, max_pixel_value=255.0), ToTensorV2()])
 
 
@@ -61,19 +62,19 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
 
 
 class AugmentedImages(Dataset):
-    """uint8 (N, 32, 32, 3) images and labels; item `key` = epoch * N + index (see module doc)."""
+    """pixels uint8 (N, 32, 32, 3) and labels; item `key` = epoch * N + index (see module doc)."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, transform: A.Compose, seed: int = 0):
-        self.images, self.labels, self.transform, self.seed = images, labels, transform, seed
+    def __init__(self, pixels: np.ndarray, labels: np.ndarray, transform: A.Compose, seed: int = 0):
+        self.pixels, self.labels, self.transform, self.seed = pixels, labels, transform, seed
 
     def __len__(self) -> int:
-        return len(self.images)
+        return len(self.pixels)
 
     def __getitem__(self, key: int) -> tuple[torch.Tensor, int]:
-        epoch, index = divmod(int(key), len(self.images))
+        epoch, index = divmod(int(key), len(self.pixels))
         s = sample_seed(self.seed, epoch, index)
         self.transform.set_random_state(np.random.Generator(np.random.PCG64(s)), random.Random(s))
-        return self.transform(image=self.images[index])["image"], int(self.labels[index])
+        return self.transform(image=self.pixels[index])["image"], int(self.labels[index])
 
 
 class EpochSampler(Sampler[int]):
@@ -101,27 +102,26 @@ def resolve_workers(workers: int, device: torch.device) -> int:
     an image), while CPU training needs the cores for the model and one worker keeps up."""
     if workers >= 0:
         return workers
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, (cores or 1) - 1) if device.type == "cuda" else 1
+    return max(1, cpu_cores() - 1) if device.type == "cuda" else 1
 
 
 def _quiet_worker(_: int) -> None:
     torch.set_num_threads(1)  # workers share the cores with the training process
 
 
-def train_loader(images: np.ndarray, labels: np.ndarray, config: Config,
+def train_loader(pixels: np.ndarray, labels: np.ndarray, config: Config,
                  device: torch.device, batch_size: int | None = None) -> DataLoader:
-    """Shuffled, augmented batches of normalised (B, 3, 32, 32) images; call
-    `loader.sampler.set_epoch(e)` before each epoch."""
-    dataset = AugmentedImages(images, labels, train_transform(config), config.seed)
+    """Shuffled, augmented batches of normalised (B, 3, 32, 32) images made from uint8
+    `pixels` (N, 32, 32, 3); call `loader.sampler.set_epoch(e)` before each epoch."""
+    dataset = AugmentedImages(pixels, labels, train_transform(config), config.seed)
     return _loader(dataset, EpochSampler(len(dataset), config.seed), batch_size or config.batch_size,
                    config, device, drop_last=len(dataset) > (batch_size or config.batch_size))
 
 
-def test_loader(images: np.ndarray, labels: np.ndarray, config: Config,
+def test_loader(pixels: np.ndarray, labels: np.ndarray, config: Config,
                 device: torch.device) -> DataLoader:
-    """Normalised test batches in dataset order."""
-    dataset = AugmentedImages(images, labels, test_transform(), config.seed)
+    """Normalised test batches of uint8 `pixels` (N, 32, 32, 3), in dataset order."""
+    dataset = AugmentedImages(pixels, labels, eval_transform(), config.seed)
     return _loader(dataset, EpochSampler(len(dataset), config.seed, shuffle=False),
                    config.eval_batch_size, config, device, drop_last=False)
 

@@ -17,9 +17,10 @@ from . import augment
 from .config import Config
 from .data import Cifar10
 from .errors import EraskitError
+from .hardware import Precision, resolve_device, use_channels_last
 from .model import ResNet18
 from .pipeline import build_model, describe_augment, make_train_loader
-from .train import Precision, make_train_state, resolve_device, train_epoch, use_channels_last
+from .train import make_train_state, train_epoch
 
 
 def _images(data: Cifar10, count: int) -> tuple[np.ndarray, np.ndarray]:

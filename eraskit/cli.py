@@ -390,7 +390,7 @@ def write_analysis(args: argparse.Namespace, config: cfg.Config, data) -> None:
 
     run = load_run(args.out)
     only = ("gradcam",) if args.command == "gradcam" else None
-    written = write_figures(load_test_results(run, load_model(run), data), config, only=only)
+    written = write_figures(load_test_results(run, data, load_model), config, only=only)
     images = getattr(args, "images", None)
     if images:
         check_images_allowed(args, config, run)

@@ -1,4 +1,4 @@
-"""CIFAR-10 as uint8 arrays: the official download or a local .npz, checked and subset."""
+"""CIFAR-10 as uint8 pixels: the official download or a local .npz, checked and subset."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ REQUIRED = ("x_train", "y_train", "x_test", "y_test")
 
 @dataclass(frozen=True)
 class Cifar10:
-    """Images as uint8 (N, 32, 32, 3) RGB, labels as int64 (N,), and where they came from."""
+    """Pixels as uint8 (N, 32, 32, 3) RGB, labels as int64 (N,), and where they came from."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -143,6 +143,13 @@ def subset(data: Cifar10, train_size: Optional[int], test_size: Optional[int],
     return kept, test_idx
 
 
+def take_subset(config, data: Cifar10) -> tuple[Cifar10, np.ndarray]:
+    """The config's subset of the data (config.subset, config.test_subset, config.seed), after
+    check_train_size; also returns the indices of the kept test images."""
+    check_train_size(config, len(data.x_train), len(data.classes))
+    return subset(data, config.subset, config.test_subset, config.seed)
+
+
 def check_train_size(config, available: int, num_classes: int) -> None:
     """Refuse a training set that cannot train: fewer images than classes, or than one batch."""
     n = available if config.subset is None else min(config.subset, available)
@@ -155,10 +162,10 @@ def check_train_size(config, available: int, num_classes: int) -> None:
                            f"more images (--subset)")
 
 
-def channel_stats(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and std of uint8 (N, H, W, 3) images, in [0, 1] units."""
+def channel_stats(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std of uint8 pixels (N, H, W, 3), in [0, 1] units."""
     # Counting the 256 values of each channel is exact and avoids a float copy of the data.
-    counts = np.stack([np.bincount(images[..., c].ravel(), minlength=256) for c in range(3)])
+    counts = np.stack([np.bincount(pixels[..., c].ravel(), minlength=256) for c in range(3)])
     values = np.arange(256) / 255.0
     total = counts.sum(axis=1)
     mean = counts @ values / total

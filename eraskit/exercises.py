@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .augment import test_transform
+from .augment import eval_transform
 from .data import Cifar10
 from .metrics import confusion_matrix
 
@@ -22,7 +22,7 @@ def _brightness_per_class(data: Cifar10) -> np.ndarray:
 
 
 def _normalized_image(data: Cifar10, index: int) -> np.ndarray:
-    return test_transform()(image=data.x_train[index])["image"].numpy()
+    return eval_transform()(image=data.x_train[index])["image"].numpy()
 
 
 def _sweep_rate(lrs: list[float], step: int) -> float:

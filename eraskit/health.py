@@ -13,6 +13,14 @@ import numpy as np
 COLLAPSED_SHARE = 0.8
 # Within 3% of ln(classes): the network is no better than a uniform guess.
 CHANCE_LOSS_MARGIN = 0.03
+# Below 1.5 x chance (15% for 10 classes), an accuracy says the network has learned little.
+NEAR_CHANCE_FACTOR = 1.5
+
+
+def near_chance(accuracy: float, num_classes: int) -> bool:
+    """Whether an accuracy in [0, 1] is close to guessing (1 in `num_classes`): the one test
+    of "near chance" behind the collapse check and the analysis' warning."""
+    return accuracy < NEAR_CHANCE_FACTOR / num_classes
 
 
 def collapse_note(train_loss: float, preds: np.ndarray, labels: np.ndarray,
@@ -29,8 +37,8 @@ def collapse_note(train_loss: float, preds: np.ndarray, labels: np.ndarray,
         reasons.append(f"it predicts {classes[top]!r} for {share:.0%} of the test images")
     # The loss alone misleads in a first epoch that starts at chance and then learns: it
     # counts only while the test predictions are no better than chance either.
-    near_chance = np.mean(preds == labels) < 1.5 / len(classes)
-    if train_loss >= (1 - CHANCE_LOSS_MARGIN) * chance and near_chance:
+    guessing = near_chance(float(np.mean(preds == labels)), len(classes))
+    if train_loss >= (1 - CHANCE_LOSS_MARGIN) * chance and guessing:
         reasons.append(f"its training loss {train_loss:.3f} sits at chance "
                        f"(ln {len(classes)} = {chance:.3f})")
     if not reasons:

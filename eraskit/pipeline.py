@@ -3,7 +3,6 @@ after every epoch, and resuming an interrupted run on the same schedule."""
 
 from __future__ import annotations
 
-import platform
 import sys
 import time
 from pathlib import Path
@@ -14,23 +13,18 @@ import torch
 from torch import nn
 
 from . import augment, runs
-from .config import RUNTIME_FIELDS, SCHEDULE_FIELDS, Config
-from .data import Cifar10, check_train_size, subset
+from .config import RANGE_TEST_IGNORES, RUNTIME_FIELDS, Config
+from .data import Cifar10, take_subset
 from .errors import EraskitError
 from .health import collapse_note
-from .gpu_augment import DeviceLoader, batch_augment_reason
+from .gpu_augment import DeviceLoader
+from .hardware import (Precision, batch_augment_reason, describe_device, peak_memory_mb,
+                       resolve_device, use_channels_last)
 from .lr_finder import (MIN_POINTS, SWEEP_CAP, SWEEP_FLOOR, range_test, rescore, safe_peak,
                         sweep_range, sweep_steps)
 from .model import ResNet18
 from .runs import RunPaths
-from .train import (Precision, check_warm_up, evaluate, make_train_state, predict,
-                    resolve_device, train_epoch, use_channels_last)
-
-
-def prepare(config: Config, data: Cifar10) -> tuple[Cifar10, np.ndarray]:
-    """The config's subset of the data, and the indices of the kept test images."""
-    check_train_size(config, len(data.x_train), len(data.classes))
-    return subset(data, config.subset, config.test_subset, config.seed)
+from .train import check_warm_up, evaluate, make_train_state, predict, train_epoch
 
 
 def build_model(config: Config, num_classes: int, device: torch.device) -> ResNet18:
@@ -41,17 +35,17 @@ def build_model(config: Config, num_classes: int, device: torch.device) -> ResNe
     return model.to(memory_format=torch.channels_last) if nhwc else model
 
 
-def make_train_loader(images: np.ndarray, labels: np.ndarray, config: Config,
+def make_train_loader(pixels: np.ndarray, labels: np.ndarray, config: Config,
                       device: torch.device, log: Optional[Callable] = None):
     """Augmented training batches: the albumentations DataLoader, or the same augmentations
     done on whole batches on the device (gpu_augment on, or auto on a GPU that the CPU cores
-    cannot feed: gpu_augment.batch_augment_reason). `log` hears why auto chose the latter."""
+    cannot feed: hardware.batch_augment_reason). `log` hears why auto chose the latter."""
     reason = batch_augment_reason(config, device)
     if reason and config.gpu_augment == "auto" and log:
         log(reason)
     if reason:
-        return DeviceLoader(images, labels, config, device)
-    return augment.train_loader(images, labels, config, device)
+        return DeviceLoader(pixels, labels, config, device)
+    return augment.train_loader(pixels, labels, config, device)
 
 
 def describe_augment(loader) -> str:
@@ -72,7 +66,7 @@ def find_lr(config: Config, data: Cifar10, out: str | Path, progress: bool = Tru
         raise EraskitError(f"{paths.root} already holds a trained run; its range test stays as "
                            f"it was: use another run folder (--out; RUN_DIR in the notebooks)")
     device = resolve_device(config.device)
-    data, _ = prepare(config, data)
+    data, _ = take_subset(config, data)
     model = build_model(config, len(data.classes), device)
     loader = augment.train_loader(data.x_train, data.y_train, config, device)
     check_warm_up(config, len(loader))  # a run that cannot train needs no range test
@@ -143,7 +137,7 @@ def resolve_peak(config: Config, data: Cifar10, out: str | Path, steps_per_epoch
     found = runs.read_json(paths.lr_finder) if paths.lr_finder.is_file() else None
     if found and "config" in found:
         changed = differences(Config.from_dict(found["config"]), config, "the range test",
-                              "this run", ignore=RUNTIME_FIELDS + SCHEDULE_FIELDS)
+                              "this run", ignore=RUNTIME_FIELDS + RANGE_TEST_IGNORES)
         if changed:
             log(f"{paths.lr_finder} was made with other settings ({changed}): running the "
                 f"range test again")
@@ -194,28 +188,6 @@ def check_checkpoint_config(paths: RunPaths, state: dict) -> None:
                            f"the checkpoint's settings back, or start a new run in another folder")
 
 
-def describe_device(device: torch.device) -> str:
-    """The device in words, for meta.json and the captions: a GPU's name, or the CPU's threads."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    if device.type == "mps":
-        return "Apple GPU (MPS)"
-    threads = torch.get_num_threads()
-    return f"{platform.processor() or platform.machine()} CPU, {threads} thread{'s' * (threads > 1)}"
-
-
-def peak_memory_mb(device: torch.device) -> float:
-    """Peak GPU memory allocated, or the process's peak resident memory (nan if unknown)."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    try:
-        import resource  # Unix only
-    except ImportError:
-        return float("nan")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, else KiB
-
-
 def checkpoint_to_resume(paths: RunPaths, config: Config, resume: bool) -> Optional[dict]:
     """The run folder's checkpoint when resuming it (None for a new run), after checking that
     the folder is writable and that a resumed run keeps its settings."""
@@ -249,7 +221,7 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
     precision = Precision.choose(device, config.precision)
     if precision.note:
         log(precision.note)
-    data, test_indices = prepare(config, data)
+    data, test_indices = take_subset(config, data)
     model = build_model(config, len(data.classes), device)
     train_loader = make_train_loader(data.x_train, data.y_train, config, device, log)
     test_loader = augment.test_loader(data.x_test, data.y_test, config, device)
@@ -346,7 +318,7 @@ def restore_outputs(paths: RunPaths, config: Config, data: Cifar10, state: dict,
     if outputs_match(paths, state):
         return
     device = resolve_device(config.device)
-    data, test_indices = prepare(config, data)
+    data, test_indices = take_subset(config, data)
     model = build_model(config, len(data.classes), device)
     model.load_state_dict(state["model"])
     test_loader = augment.test_loader(data.x_test, data.y_test, config, device)

@@ -209,11 +209,11 @@ def plot_class_balance(labels: np.ndarray, classes: Sequence[str], title: str,
     return add_caption(fig, caption)
 
 
-def plot_samples_per_class(images: np.ndarray, labels: np.ndarray, classes: Sequence[str],
+def plot_samples_per_class(pixels: np.ndarray, labels: np.ndarray, classes: Sequence[str],
                            per_class: int = 8, seed: int = 0,
                            caption: Optional[str] = None) -> plt.Figure:
-    """A row of random uint8 images for each class, the class name on the left (a class with
-    fewer images than `per_class` leaves the rest of its row blank)."""
+    """A row of random images for each class from uint8 pixels (N, H, W, 3), the class name on
+    the left (a class with fewer images than `per_class` leaves the rest of its row blank)."""
     rng = np.random.default_rng(seed)
     fig, axes = plt.subplots(len(classes), per_class, figsize=(per_class * 1.1, len(classes) * 1.1),
                              squeeze=False)
@@ -224,7 +224,7 @@ def plot_samples_per_class(images: np.ndarray, labels: np.ndarray, classes: Sequ
             ax.set_xticks([])
             ax.set_yticks([])
         for ax, i in zip(row, chosen):
-            ax.imshow(images[i])
+            ax.imshow(pixels[i])
         for ax in row[len(chosen):]:
             ax.spines[:].set_visible(False)
         row[0].set_ylabel(classes[c], rotation=0, ha="right", va="center", fontsize=9)

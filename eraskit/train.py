@@ -1,11 +1,11 @@
-"""The training loop, in plain PyTorch: optimizer, OneCycle schedule, one epoch, evaluation."""
+"""The training loop, in plain PyTorch: optimizer, OneCycle schedule, one epoch, evaluation.
+(Which device and precision it runs with is hardware.py's job.)"""
 
 from __future__ import annotations
 
-import contextlib
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
@@ -15,80 +15,11 @@ from tqdm.auto import tqdm
 
 from .config import Config
 from .errors import EraskitError
+from .hardware import Precision, use_channels_last
 
 
 class TrainingDiverged(EraskitError):
     """The loss became NaN or infinite."""
-
-
-def resolve_device(name: str) -> torch.device:
-    """"auto" picks CUDA, then Apple's MPS, then the CPU; an unavailable device is an error."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    available = {"cpu": True, "cuda": torch.cuda.is_available(),
-                 "mps": bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()}
-    if not available.get(name, False):
-        raise EraskitError(f"device {name!r} is not available here; use --device auto or cpu")
-    return torch.device(name)
-
-
-def cpu_has_bf16() -> bool:
-    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX). Without it, autocast
-    emulates bf16 and runs about 9x slower than fp32 (measured on an AVX2 EPYC)."""
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
-
-
-DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-@dataclass(frozen=True)
-class Precision:
-    """How the forward pass runs: fp32, bf16 autocast, or fp16 autocast with loss scaling."""
-
-    device_type: str
-    dtype: Optional[torch.dtype]  # None = fp32
-    note: str = field(default="", compare=False)  # a warning worth one log line, if any
-
-    @classmethod
-    def choose(cls, device: torch.device, precision: str = "auto") -> "Precision":
-        """The config's precision ("auto", "fp32", "bf16" or "fp16") on `device`.
-
-        auto takes bf16 where the hardware computes it natively (CUDA since Ampere, CPUs with
-        AVX512-BF16 or AMX), fp16 on older CUDA cards (a T4), fp32 on MPS and other CPUs. A
-        forced choice is kept even where it is slow, with a note saying so."""
-        if precision == "auto":
-            if device.type == "mps" or (device.type == "cpu" and not cpu_has_bf16()):
-                return cls(device.type, None)
-            if device.type == "cuda" and torch.cuda.get_device_capability(device)[0] < 8:
-                return cls("cuda", torch.float16)  # no native bf16; fp16 needs loss scaling
-            return cls(device.type, torch.bfloat16)
-        if precision not in DTYPES:
-            raise EraskitError(f"precision must be auto, fp32, bf16 or fp16, got {precision!r}")
-        note = ""
-        if precision == "bf16" and device.type == "cpu" and not cpu_has_bf16():
-            note = ("bf16 forced on a CPU without native bf16 (no AVX512-BF16 or AMX): it is "
-                    "emulated, about 9x slower than fp32")
-        elif precision == "bf16" and device.type == "cuda" and \
-                torch.cuda.get_device_capability(device)[0] < 8:
-            note = "bf16 forced on a CUDA card before Ampere: it is emulated and slow"
-        return cls(device.type, DTYPES[precision], note)
-
-    def autocast(self):
-        if self.dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device_type, dtype=self.dtype)
-
-    def grad_scaler(self) -> torch.amp.GradScaler:
-        """Loss scaling for fp16, whose gradients would underflow without it; a no-op otherwise."""
-        return torch.amp.GradScaler(self.device_type, enabled=self.dtype == torch.float16)
-
-    def __str__(self) -> str:
-        return "fp32" if self.dtype is None else f"{str(self.dtype).split('.')[-1]} autocast"
 
 
 def make_optimizer(model: nn.Module, config: Config, lr: float) -> torch.optim.Optimizer:
@@ -120,14 +51,14 @@ def check_warm_up(config: Config, steps_per_epoch: int) -> None:
 def make_scheduler(optimizer: torch.optim.Optimizer, config: Config, max_lr: float,
                    steps_per_epoch: int) -> torch.optim.lr_scheduler.OneCycleLR:
     """OneCycle, stepped once per batch: warm up from max_lr / div_factor to max_lr over
-    pct_start of the steps while momentum falls from config.momentum to 0.85 (or stays put when
-    config.momentum is lower), then anneal to a near-zero rate while momentum climbs back."""
+    pct_start of the steps while momentum falls from config.momentum to config.base_momentum (or
+    stays put when config.momentum is lower), then anneal to a near-zero rate while momentum climbs back."""
     check_warm_up(config, steps_per_epoch)
     total = config.epochs * steps_per_epoch
     return torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=max_lr, total_steps=total,
         pct_start=config.pct_start, anneal_strategy=config.anneal, div_factor=config.div_factor,
-        final_div_factor=config.final_div_factor, base_momentum=min(0.85, config.momentum),
+        final_div_factor=config.final_div_factor, base_momentum=min(config.base_momentum, config.momentum),
         max_momentum=config.momentum)
 
 
@@ -146,13 +77,6 @@ def lr_schedule(config: Config, max_lr: float, steps_per_epoch: int) -> np.ndarr
 def make_criterion(config: Config) -> nn.Module:
     """Cross-entropy with the config's label smoothing, averaged over the batch."""
     return nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-
-
-def use_channels_last(config: Config, device: torch.device) -> bool:
-    """Whether to train in NHWC memory: as configured, except on a CPU below width 8. There
-    oneDNN's weight gradient of the strided 1x1 shortcut with fewer than 8 input channels
-    corrupts the heap and kills the process (torch 2.14, AVX2); such tiny widths gain nothing."""
-    return config.channels_last and (device.type != "cpu" or config.width >= 8)
 
 
 def to_device(images: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:

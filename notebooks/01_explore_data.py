@@ -37,12 +37,12 @@ if "google.colab" in sys.modules:  # Colab lacks the kit, grad-cam and torch-lr-
 # %%
 import numpy as np
 
-from eraskit import augment, exercises, pipeline, plots, report
+from eraskit import augment, captions, colab, exercises, plots, tables
 from eraskit import notebook as nb
 from eraskit.config import Config
-from eraskit.data import MEAN, STD, channel_stats, load_cifar10
+from eraskit.data import MEAN, STD, channel_stats, load_cifar10, take_subset
 
-nb.show_errors_briefly()  # a problem with your settings prints one line saying what to change
+colab.show_errors_briefly()  # a problem with your settings prints one line saying what to change
 nb.report_unknown_env()  # names a misspelt ERASKIT_* variable, which would change nothing
 
 # %% [markdown]
@@ -59,13 +59,13 @@ IMAGE = nb.from_env("IMAGE", 0)  # which training image to augment in step 4
 
 # %% [markdown]
 # ## 1. Load the data
-# `pipeline.prepare` keeps the same class-balanced subset that training will use, so what you
-# see here is what the network sees. Images are `uint8` arrays of shape (N, 32, 32, 3), RGB;
-# labels are integers 0-9 that index `data.classes`.
+# `take_subset` keeps the same class-balanced subset that training will use, so what you
+# see here is what the network sees. The images are stored as pixels: `uint8` arrays of shape
+# (N, 32, 32, 3), RGB; labels are integers 0-9 that index `data.classes`.
 
 # %%
 config = Config(subset=SUBSET, test_subset=TEST_SUBSET)
-data, _ = pipeline.prepare(config, load_cifar10(DATA))
+data, _ = take_subset(config, load_cifar10(DATA))
 print(f"source: {data.source}")
 print(f"train: {data.x_train.shape} {data.x_train.dtype}, test: {data.x_test.shape}")
 print(f"classes: {', '.join(data.classes)}")
@@ -77,7 +77,7 @@ print(f"classes: {', '.join(data.classes)}")
 # that always guesses one class gets only 10%.
 
 # %%
-source = report.data_name(data.source)
+source = captions.data_name(data.source)
 train_caption = f"{len(data.y_train):,} training images of {source}"
 test_caption = f"{len(data.y_test):,} test images of {source}"
 train_fig = plots.plot_class_balance(data.y_train, data.classes, "Training images per class",
@@ -124,7 +124,7 @@ fig = plots.plot_image_grid(np.stack(versions) / 255, titles,
 
 # %%
 mean, std = channel_stats(data.x_train)
-nb.table(["channel", "mean of these images", "MEAN (constant)", "std of these images",
+tables.table(["channel", "mean of these images", "MEAN (constant)", "std of these images",
           "STD (constant)"], zip("RGB", mean, MEAN, std, STD))
 
 # %% [markdown]

@@ -42,12 +42,13 @@ if "google.colab" in sys.modules:  # Colab lacks the kit, grad-cam and torch-lr-
 # %%
 from torch_lr_finder import LRFinder
 
-from eraskit import augment, exercises, lr_finder, pipeline, plots, report, train
+from eraskit import (augment, captions, colab, exercises, hardware, lr_finder, pipeline, plots,
+                     train)
 from eraskit import notebook as nb
 from eraskit.config import preset
-from eraskit.data import load_cifar10
+from eraskit.data import load_cifar10, take_subset
 
-nb.show_errors_briefly()  # a problem with your settings prints one line saying what to change
+colab.show_errors_briefly()  # a problem with your settings prints one line saying what to change
 nb.report_unknown_env()  # names a misspelt ERASKIT_* variable, which would change nothing
 
 # %% [markdown]
@@ -86,7 +87,7 @@ DRIVE = nb.from_env("DRIVE", True)  # on Colab, keep the run folder in your Goog
 config = preset(PRESET, epochs=EPOCHS, width=WIDTH, subset=SUBSET, test_subset=TEST_SUBSET,
                 batch_size=BATCH_SIZE, max_lr=MAX_LR, lr_iters=LR_ITERS)
 data = load_cifar10(DATA)
-RUN_DIR = nb.run_folder(RUN_DIR, drive=DRIVE)
+RUN_DIR = colab.run_folder(RUN_DIR, drive=DRIVE)
 
 # %% [markdown]
 # Before spending minutes on the range test, check that these settings can train at all:
@@ -94,7 +95,8 @@ RUN_DIR = nb.run_folder(RUN_DIR, drive=DRIVE)
 # epochs has too few steps). Notebook 03 would refuse such settings after the test had run.
 
 # %%
-train.check_warm_up(config, nb.steps_per_epoch(config, data))
+kept, _ = take_subset(config, data)  # the training images of these settings
+train.check_warm_up(config, len(kept.x_train) // config.batch_size)  # whole batches an epoch
 
 # %% [markdown]
 # ## 2. Run the LR range test
@@ -120,7 +122,7 @@ result = pipeline.find_lr(config, data, RUN_DIR)
 # used.
 
 # %%
-fig = plots.plot_lr_finder(result, report.setup_caption(config, data))
+fig = plots.plot_lr_finder(result, captions.setup_caption(config, data))
 
 # %% [markdown]
 # ## 4. The suggestion rule
@@ -162,8 +164,7 @@ print(pipeline.describe_suggestion(result))
 # before the test (the test trains both). The sweep covers the rates the kit's test covered.
 
 # %%
-device = train.resolve_device(config.device)
-kept, _ = pipeline.prepare(config, data)
+device = hardware.resolve_device(config.device)
 loader = augment.train_loader(kept.x_train, kept.y_train, config, device)  # as find_lr's
 model = pipeline.build_model(config, len(data.classes), device)
 optimizer = train.make_optimizer(model, config, lr=result["lrs"][0])
@@ -185,7 +186,7 @@ finder.reset()  # the model and optimizer as they were before the test
 # %%
 curves = {"pipeline.find_lr (raw loss)": (result["lrs"], result["raw_losses"]),
           "LRFinder (smoothed loss)": (history["lr"], history["loss"])}
-fig = plots.plot_range_tests(curves, report.setup_caption(config, data))
+fig = plots.plot_range_tests(curves, captions.setup_caption(config, data))
 
 # %% [markdown]
 # ## 6. Why a range test is not the schedule

@@ -47,13 +47,14 @@ from pathlib import Path
 
 from IPython.display import Code
 
-from eraskit import exercises, pipeline, plots, report, train
+from eraskit import (captions, colab, exercises, figures, hardware, pipeline, plots, tables,
+                     train)
 from eraskit import notebook as nb
 from eraskit.config import preset
-from eraskit.data import load_cifar10
+from eraskit.data import load_cifar10, take_subset
 from eraskit.model import summarize
 
-nb.show_errors_briefly()  # a problem with your settings prints one line saying what to change
+colab.show_errors_briefly()  # a problem with your settings prints one line saying what to change
 nb.report_unknown_env()  # names a misspelt ERASKIT_* variable, which would change nothing
 
 # %% [markdown]
@@ -90,8 +91,8 @@ DRIVE = nb.from_env("DRIVE", True)  # on Colab, keep the run folder in your Goog
 config = preset(PRESET, epochs=EPOCHS, width=WIDTH, subset=SUBSET, test_subset=TEST_SUBSET,
                 batch_size=BATCH_SIZE, max_lr=MAX_LR, lr_iters=LR_ITERS)
 data = load_cifar10(DATA)
-RUN_DIR = nb.run_folder(RUN_DIR, drive=DRIVE)
-nb.table(["setting", "value"], config.to_dict().items())
+RUN_DIR = colab.run_folder(RUN_DIR, drive=DRIVE)
+tables.table(["setting", "value"], config.to_dict().items())
 
 # %% [markdown]
 # ## 2. The pieces of the loop
@@ -101,8 +102,8 @@ nb.table(["setting", "value"], config.to_dict().items())
 # augmented batches.
 
 # %%
-device = train.resolve_device(config.device)
-kept, _ = pipeline.prepare(config, data)
+device = hardware.resolve_device(config.device)
+kept, _ = take_subset(config, data)
 loader = pipeline.make_train_loader(kept.x_train, kept.y_train, config, device)
 print(f"{len(kept.x_train):,} training images in {len(loader)} batches of {config.batch_size}, "
       f"on {device}")
@@ -129,7 +130,7 @@ print(summarize(model))
 # here first). The loss is cross-entropy with label smoothing.
 
 # %%
-max_lr = nb.peak_lr(config, data, RUN_DIR)
+max_lr = pipeline.resolve_max_lr(config, data, RUN_DIR, len(loader))
 optimizer = train.make_optimizer(model, config, lr=max_lr / config.div_factor)
 scheduler = train.make_scheduler(optimizer, config, max_lr, len(loader))
 criterion = train.make_criterion(config)
@@ -141,7 +142,7 @@ print(optimizer, criterion, sep="\n")
 
 # %%
 rates = train.lr_schedule(config, max_lr, len(loader))
-fig = plots.plot_lr_schedule(rates, len(loader), report.setup_caption(config, data), max_lr)
+fig = plots.plot_lr_schedule(rates, len(loader), captions.setup_caption(config, data), max_lr)
 
 # %% [markdown]
 # ## 4. A few training steps by hand
@@ -221,13 +222,13 @@ run = pipeline.fit(config, data, RUN_DIR, resume=True)
 # epochs.
 
 # %%
-fig = plots.plot_history(run.history, report.caption(run))
+fig = plots.plot_history(run.history, captions.caption(run))
 
 # %% [markdown]
 # The schedule the run used, read back from the run folder: it should match the preview.
 
 # %%
-fig = report.schedule_figure(run)
+fig = figures.schedule_figure(run)
 
 # %% [markdown]
 # ## 9. The run folder
@@ -257,7 +258,7 @@ exercises.check("first_and_last_rate", ANSWER, rates)
 #
 #    ```python
 #    pipeline.fit(config.replace(cutout=0), data, "runs/no-cutout")
-#    print(report.comparison_table([RUN_DIR, "runs/no-cutout"]))
+#    print(tables.comparison_table([RUN_DIR, "runs/no-cutout"]))
 #    ```
 #
 #    (the same table as `python -m eraskit compare runs/resnet18 runs/no-cutout` on the

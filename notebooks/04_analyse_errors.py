@@ -37,10 +37,11 @@ if "google.colab" in sys.modules:  # Colab lacks the kit, grad-cam and torch-lr-
 # %%
 import numpy as np
 
-from eraskit import exercises, metrics, plots, report
+from eraskit import (captions, colab, exercises, figures, metrics, pipeline, plots, predictions,
+                     tables)
 from eraskit import notebook as nb
 
-nb.show_errors_briefly()  # a problem with your settings prints one line saying what to change
+colab.show_errors_briefly()  # a problem with your settings prints one line saying what to change
 nb.report_unknown_env()  # names a misspelt ERASKIT_* variable, which would change nothing
 
 # %% [markdown]
@@ -62,11 +63,11 @@ DRIVE = nb.from_env("DRIVE", True)  # on Colab, read the run folder from your Go
 # gets a warning: its mistakes are then mostly noise.
 
 # %%
-RUN_DIR = nb.run_folder(RUN_DIR, drive=DRIVE)
+RUN_DIR = colab.run_folder(RUN_DIR, drive=DRIVE)
 run = nb.require_run(RUN_DIR)
-results = report.load_test_results(RUN_DIR, nb.analysis_data(run, DATA))
-print(report.caption(run))
-print(report.chance_warning(run) or "")
+results = predictions.load_test_results(run, nb.analysis_data(run, DATA), pipeline.load_model)
+print(captions.caption(run))
+print(captions.chance_warning(run) or "")
 
 # %% [markdown]
 # ## 2. The most confident mistakes
@@ -80,7 +81,7 @@ print(report.chance_warning(run) or "")
 # second look at the image.
 
 # %%
-fig = report.misclassified_gallery(results, count=10)
+fig = figures.misclassified_gallery(results, count=10)
 
 # %% [markdown]
 # ## 3. The numbers behind the figures
@@ -96,7 +97,7 @@ counts = np.zeros((len(results.classes), len(results.classes)), dtype=int)
 np.add.at(counts, (labels, preds), 1)  # counts[true, pred] += 1 for every test image
 per_class = counts.diagonal() / counts.sum(axis=1)
 print(f"{counts.trace()} of {counts.sum()} test images right")
-nb.table(["class", "test images", "right", "accuracy"],
+tables.table(["class", "test images", "right", "accuracy"],
          zip(results.classes, counts.sum(axis=1), counts.diagonal(), per_class))
 
 # %% [markdown]
@@ -107,7 +108,7 @@ nb.table(["class", "test images", "right", "accuracy"],
 # automobile and truck, airplane and ship (blue backgrounds), deer and horse.
 
 # %%
-fig = plots.plot_confusion(results.labels, results.preds, results.classes, report.caption(run))
+fig = plots.plot_confusion(results.labels, results.preds, results.classes, captions.caption(run))
 
 # %% [markdown]
 # ## 5. Accuracy per class
@@ -117,7 +118,7 @@ fig = plots.plot_confusion(results.labels, results.preds, results.classes, repor
 
 # %%
 fig = plots.plot_per_class_accuracy(results.labels, results.preds, results.classes,
-                                    report.caption(run))
+                                    captions.caption(run))
 
 # %% [markdown]
 # ## 6. The most confused pairs
@@ -126,7 +127,7 @@ fig = plots.plot_per_class_accuracy(results.labels, results.preds, results.class
 
 # %%
 pairs = metrics.confused_pairs(results.labels, results.preds, results.classes, top=5)
-nb.table(["true class", "predicted as", "test images"], pairs)
+tables.table(["true class", "predicted as", "test images"], pairs)
 
 # %% [markdown]
 # ## Exercises
@@ -141,7 +142,7 @@ exercises.check("precision_per_class", ANSWER, labels, preds, len(results.classe
 
 # %% [markdown]
 # 2. **Label errors.** Look at more of the confident mistakes,
-#    `report.misclassified_gallery(results, count=30)`. For which of them would you give the
+#    `figures.misclassified_gallery(results, count=30)`. For which of them would you give the
 #    network's answer yourself?
 # 3. **Another run's errors.** Set `RUN_DIR` to a run trained with other settings (the
 #    command line's `runs/cpu`, or the no-cutout run of notebook 03's exercises) and run this

@@ -43,10 +43,11 @@ from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.image import show_cam_on_image
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-from eraskit import exercises, plots, report
+from eraskit import captions, colab, exercises, figures, pipeline, plots, predictions, runs, tables
 from eraskit import notebook as nb
+from eraskit.gradcam_explorer import gradcam_explorer
 
-nb.show_errors_briefly()  # a problem with your settings prints one line saying what to change
+colab.show_errors_briefly()  # a problem with your settings prints one line saying what to change
 nb.report_unknown_env()  # names a misspelt ERASKIT_* variable, which would change nothing
 
 # %% [markdown]
@@ -67,11 +68,11 @@ DRIVE = nb.from_env("DRIVE", True)  # on Colab, read the run folder from your Go
 # learned next to nothing, and mean nothing.
 
 # %%
-RUN_DIR = nb.run_folder(RUN_DIR, drive=DRIVE)
+RUN_DIR = colab.run_folder(RUN_DIR, drive=DRIVE)
 run = nb.require_run(RUN_DIR)
-results = report.load_test_results(RUN_DIR, nb.analysis_data(run, DATA))
-print(report.caption(run))
-print(report.chance_warning(run) or "")
+results = predictions.load_test_results(run, nb.analysis_data(run, DATA), pipeline.load_model)
+print(captions.caption(run))
+print(captions.chance_warning(run) or "")
 
 # %% [markdown]
 # ## 2. One map, by hand
@@ -86,7 +87,7 @@ print(report.chance_warning(run) or "")
 
 # %%
 model = results.model
-position = int(report.mistakes(results, 1)[0])  # the most confident mistake
+position = int(predictions.mistakes(results, 1)[0])  # the most confident mistake
 class_idx = int(results.preds[position])  # the class it predicted
 input_tensor = results.normalized([position])  # (1, 3, 32, 32), as the network sees it
 rgb = plots.denormalize(input_tensor)[0]  # (32, 32, 3) float in [0, 1], for the picture
@@ -100,7 +101,7 @@ fig = plots.plot_image_grid(
     np.stack([rgb, picture / 255]),
     [f"true {results.classes[results.labels[position]]}",
      f"evidence for {results.classes[class_idx]}"], columns=2, size=2.6,
-    caption=report.analysis_caption(results), title="Grad-CAM at layer3, by hand")
+    caption=captions.analysis_caption(results), title="Grad-CAM at layer3, by hand")
 
 # %% [markdown]
 # ## 3. The gallery: ten confident mistakes
@@ -120,7 +121,7 @@ fig = plots.plot_image_grid(
 # score, which is common for classes the network found very unlikely.
 
 # %%
-fig = report.gradcam_gallery(results, count=10)
+fig = figures.gradcam_gallery(results, count=10)
 
 # %% [markdown]
 # ## 4. Can these maps be trusted?
@@ -137,8 +138,9 @@ fig = report.gradcam_gallery(results, count=10)
 #   baseline. **Look for:** both layers above the random maps, and which layer scores higher.
 
 # %%
-fig, trust = report.trust_check(results, count=10)
-nb.table(["check", "value"], [("Spearman rho, trained vs random maps", trust["mean_spearman"]),
+fig, trust = figures.trust_check(results, count=10)
+runs.save_json(run.paths.trust, trust)  # kept in the run folder as trust.json
+tables.table(["check", "value"], [("Spearman rho, trained vs random maps", trust["mean_spearman"]),
                               ("ROAD, layer3 maps", trust["layer3"]),
                               ("ROAD, layer4 maps", trust["layer4"]),
                               ("ROAD, random maps", trust["random_maps"])])
@@ -159,7 +161,7 @@ nb.table(["check", "value"], [("Spearman rho, trained vs random maps", trust["me
 # The widgets need a running kernel: a saved or static copy of the notebook does not show them.
 
 # %%
-nb.gradcam_explorer(results)
+gradcam_explorer(results)
 
 # %% [markdown]
 # ## Exercises

@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from eraskit.augment import MEAN_UINT8, AugmentedImages, EpochSampler, resolve_workers
-from eraskit.augment import test_transform as make_test_transform  # not a test: renamed
-from eraskit.augment import train_loader, train_transform
+from eraskit.augment import eval_transform, train_loader, train_transform
 from eraskit.config import Config
 from eraskit.data import MEAN, STD
 
@@ -57,9 +56,9 @@ def test_cutout_zero_leaves_no_hole():
 
 def test_cutout_happens_about_half_the_time():
     transform = train_transform(Config(), normalize=False)
-    images = no_mean_pixel_images(200)
+    pixels = no_mean_pixel_images(200)
     holes = sum(np.all(seeded(transform, image, s) == np.array(MEAN_UINT8, np.uint8), -1).any()
-                for s, image in enumerate(images))
+                for s, image in enumerate(pixels))
     assert 100 - 4.5 * 7.1 < holes < 100 + 4.5 * 7.1  # binomial(200, 0.5): 4.5 standard deviations
 
 
@@ -95,9 +94,9 @@ def test_horizontal_flip_happens_about_half_the_time():
 
 
 def test_test_images_are_only_normalised():
-    images = np.random.default_rng(3).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
-    for image in images:
-        out = make_test_transform()(image=image)["image"]
+    pixels = np.random.default_rng(3).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    for image in pixels:
+        out = eval_transform()(image=image)["image"]
         assert isinstance(out, torch.Tensor) and out.shape == (3, 32, 32)
         expected = ((image / 255.0 - np.array(MEAN)) / np.array(STD)).transpose(2, 0, 1)
         np.testing.assert_allclose(out.numpy(), expected, atol=1e-5)
@@ -110,9 +109,9 @@ def test_training_images_come_out_normalised_chw():
 
 
 def test_same_seed_epoch_and_index_give_the_same_image_and_others_differ():
-    images = no_mean_pixel_images(4)
-    dataset = AugmentedImages(images, np.zeros(4, dtype=np.int64), train_transform(Config()), 7)
-    other_seed = AugmentedImages(images, np.zeros(4, dtype=np.int64), train_transform(Config()), 8)
+    pixels = no_mean_pixel_images(4)
+    dataset = AugmentedImages(pixels, np.zeros(4, dtype=np.int64), train_transform(Config()), 7)
+    other_seed = AugmentedImages(pixels, np.zeros(4, dtype=np.int64), train_transform(Config()), 8)
     key = 2 * 4 + 1  # epoch 2, image 1
     assert torch.equal(dataset[key][0], dataset[key][0])
     assert not torch.equal(dataset[key][0], dataset[key + 4][0])  # the same image in epoch 3
@@ -120,8 +119,8 @@ def test_same_seed_epoch_and_index_give_the_same_image_and_others_differ():
 
 
 def test_augmentations_differ_between_epochs_for_the_same_index():
-    images = no_mean_pixel_images(8)
-    dataset = AugmentedImages(images, np.zeros(8, dtype=np.int64), train_transform(Config()), 1)
+    pixels = no_mean_pixel_images(8)
+    dataset = AugmentedImages(pixels, np.zeros(8, dtype=np.int64), train_transform(Config()), 1)
     for index in range(8):
         per_epoch = [dataset[epoch * 8 + index][0] for epoch in range(4)]
         assert all(not torch.equal(a, b) for i, a in enumerate(per_epoch)
@@ -139,8 +138,8 @@ def test_sampler_shuffles_per_epoch_and_carries_the_epoch():
     assert list(EpochSampler(10, seed=1, shuffle=False)) == list(range(10))
 
 
-def epoch_batches(images: np.ndarray, config: Config, epoch: int) -> list[torch.Tensor]:
-    loader = train_loader(images, np.zeros(len(images), dtype=np.int64), config, CPU)
+def epoch_batches(pixels: np.ndarray, config: Config, epoch: int) -> list[torch.Tensor]:
+    loader = train_loader(pixels, np.zeros(len(pixels), dtype=np.int64), config, CPU)
     loader.sampler.set_epoch(epoch)
     return [batch for batch, _ in loader]
 
@@ -148,10 +147,10 @@ def epoch_batches(images: np.ndarray, config: Config, epoch: int) -> list[torch.
 @pytest.fixture(scope="module")
 def worker_batches():
     """One epoch of 64 copies of one image, loaded with 0 and with 2 worker processes."""
-    images = np.repeat(no_mean_pixel_images(1), 64, axis=0)
+    pixels = np.repeat(no_mean_pixel_images(1), 64, axis=0)
     config = Config(batch_size=8, workers=0, seed=5)
-    return (epoch_batches(images, config, epoch=2),
-            epoch_batches(images, config.replace(workers=2), epoch=2))
+    return (epoch_batches(pixels, config, epoch=2),
+            epoch_batches(pixels, config.replace(workers=2), epoch=2))
 
 
 def test_workers_do_not_repeat_each_others_randomness(worker_batches):
@@ -178,8 +177,8 @@ def test_resolve_workers():
 
 
 def test_train_loader_drops_a_ragged_last_batch_only_when_it_has_a_full_one():
-    images = no_mean_pixel_images(20)
+    pixels = no_mean_pixel_images(20)
     labels = np.zeros(20, dtype=np.int64)
     config = Config(batch_size=8, workers=0)
-    assert [len(b) for b, _ in train_loader(images, labels, config, CPU)] == [8, 8]
-    assert [len(b) for b, _ in train_loader(images[:5], labels[:5], config, CPU)] == [5]
+    assert [len(b) for b, _ in train_loader(pixels, labels, config, CPU)] == [8, 8]
+    assert [len(b) for b, _ in train_loader(pixels[:5], labels[:5], config, CPU)] == [5]

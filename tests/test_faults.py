@@ -255,7 +255,7 @@ KILL_WHILE_SAVING = textwrap.dedent("""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from eraskit import report
+    from eraskit import figures
 
     def dies_halfway(self, f, **kwargs):
         f.write(b"\\x89PNG")
@@ -263,7 +263,7 @@ KILL_WHILE_SAVING = textwrap.dedent("""
         os.kill(os.getpid(), signal.SIGKILL)
 
     plt.Figure.savefig = dies_halfway
-    report._save(plt.figure(), Path(sys.argv[1]))
+    figures.save_figure(plt.figure(), Path(sys.argv[1]))
 """)
 
 
@@ -280,12 +280,12 @@ def test_a_kill_while_a_figure_is_saved_keeps_the_previous_one(tmp_path):
 
 def test_the_readme_and_the_image_copies_are_replaced_not_rewritten(trained_run, tmp_path,
                                                                     monkeypatch):
-    from eraskit import report
+    from eraskit import publish
     readme = tmp_path / "README.md"
     readme.write_text("# Results\n<!-- results:begin -->\nold\n<!-- results:end -->\n")
     figure = tmp_path / "figures" / "x.png"
     runs.atomic_write(figure, runs.write_bytes(b"\x89PNG"))
-    written = report.copy_to_images(trained_run, [figure], tmp_path / "images")
+    written = publish.copy_to_images(trained_run, [figure], tmp_path / "images")
     assert readme in written and "| epoch |" in readme.read_text()
     before = {p: (p.read_bytes(), p.stat().st_ino) for p in written}
 
@@ -293,13 +293,13 @@ def test_the_readme_and_the_image_copies_are_replaced_not_rewritten(trained_run,
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     monkeypatch.setattr(runs.os, "fsync", no_space)
     with pytest.raises(EraskitError, match="is full"):
-        report.copy_to_images(trained_run, [figure], tmp_path / "images")
+        publish.copy_to_images(trained_run, [figure], tmp_path / "images")
     with pytest.raises(EraskitError, match="README.md.*README.md is as it was"):
-        report.update_readme(readme, "new table\n")
+        publish.update_readme(readme, "new table\n")
     monkeypatch.undo()
     assert {p: (p.read_bytes(), p.stat().st_ino) for p in written} == before
     assert not list(tmp_path.rglob(".*.tmp"))
-    report.update_readme(readme, "new table\n")
+    publish.update_readme(readme, "new table\n")
     assert readme.stat().st_ino != before[readme][1]  # a new file renamed over the old one
 
 

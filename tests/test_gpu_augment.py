@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from eraskit import augment, gpu_augment
+from eraskit import augment
 from eraskit.config import Config
 from eraskit.data import MEAN, STD
 from eraskit.gpu_augment import DeviceLoader
@@ -76,8 +76,8 @@ def test_one_square_hole_of_the_mean_colour_half_the_time(draw):
 
 def test_device_loader_is_reproducible_per_epoch_and_differs_between_epochs():
     rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
-    loader = DeviceLoader(images, np.arange(64) % 10, Config(), CPU, batch_size=16)
+    pixels = rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
+    loader = DeviceLoader(pixels, np.arange(64) % 10, Config(), CPU, batch_size=16)
     assert len(loader) == 4
 
     def epoch(e):
@@ -98,29 +98,3 @@ def test_a_run_trains_with_the_batch_path(tmp_path):
     assert [row["epoch"] for row in run.history] == [1, 2, 3]
     assert run.config.gpu_augment == "on" and run.paths.predictions.is_file()
     assert run.meta["augment"] == "whole batches on the device"
-
-
-CUDA = torch.device("cuda")
-
-
-@pytest.mark.parametrize("cores, expected", [(2, True), (4, True), (5, False), (16, False)])
-def test_auto_augments_on_a_gpu_only_when_the_cores_are_too_few(cores, expected):
-    reason = gpu_augment.batch_augment_reason(Config(), CUDA, cores=cores)
-    assert bool(reason) is expected
-    if expected:
-        assert f"{cores} CPU cores" in reason and "--gpu-augment off" in reason
-    assert gpu_augment.batch_augment_reason(Config(), CPU, cores=cores) == ""
-
-
-def test_on_and_off_are_followed_on_any_device():
-    for device in (CPU, CUDA):
-        assert gpu_augment.batch_augment_reason(Config(gpu_augment="on"), device, cores=16)
-        assert not gpu_augment.batch_augment_reason(Config(gpu_augment="off"), device, cores=2)
-    # one configured worker cannot feed a GPU, however many cores there are
-    assert gpu_augment.batch_augment_reason(Config(workers=1), CUDA, cores=16)
-
-
-def test_the_threshold_follows_the_measured_rates():
-    """3 workers at the measured per-core rate fall short of the measured GPU rate, 4 do not."""
-    rate, need = gpu_augment.ALBUMENTATIONS_IMG_PER_S, gpu_augment.GPU_IMG_PER_S
-    assert 3 * rate < need <= 4 * rate

@@ -1,8 +1,9 @@
-"""The five notebooks as files, and the helpers of eraskit.notebook they call.
+"""The five notebooks as files, and the helpers they call: parameters (eraskit.notebook),
+Colab set-up (eraskit.colab), tables and the Grad-CAM explorer.
 
 Every .ipynb has a py:percent twin that jupytext regenerates exactly; committed notebooks hold
 no outputs; each has one parameters cell and no `def` or `class`; their Colab badge and install
-line spell eraskit.notebook.REPOSITORY. Running the notebooks themselves is
+line spell helpers.REPOSITORY. Running the notebooks themselves is
 `pytest --nbval-lax notebooks` (see notebooks/conftest.py).
 """
 
@@ -20,13 +21,15 @@ import numpy as np
 import pytest
 import torch
 
+from eraskit import colab, metrics, predictions, tables
+from eraskit import gradcam_explorer as explorer
 from eraskit import notebook as nb
-from eraskit import metrics, report
 from eraskit.config import CHOICES, Config
 from eraskit.errors import EraskitError
 from eraskit.gradcam import cam_methods
 from eraskit.model import ResNet18
 from eraskit.runs import Run, RunPaths
+from helpers import REPOSITORY, colab_url, pip_requirement
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -132,7 +135,7 @@ def test_no_function_or_class_defined_in_a_cell(name):
         tree = ast.parse(as_python(source))
         defined = [n for n in ast.walk(tree)
                    if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
-        assert not defined, f"{name}: move this into eraskit/notebook.py:\n{source}"
+        assert not defined, f"{name}: move this into eraskit, with a test:\n{source}"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -140,23 +143,26 @@ def test_badge_and_install_line_use_the_repository(name):
     notebook = read(name)
     title = "".join(notebook["cells"][0]["source"])
     assert notebook["cells"][0]["cell_type"] == "markdown"
-    assert BADGE.format(url=nb.colab_url(name)) in title
+    assert BADGE.format(url=colab_url(name)) in title
     setup = code_cells(notebook)[0]
-    assert f'"{nb.pip_requirement()}"], check=True)' in setup
+    assert f'"{pip_requirement()}"], check=True)' in setup
     # On Colab only; elsewhere the cell does nothing. Plain Python, so the .py twin runs too.
     assert re.search(r'^if "google\.colab" in sys\.modules:.*\n    subprocess\.run\(\[sys\.executable, '
                      r'"-m", "pip", "install"', setup, re.M)
     # No other spelling of the address anywhere in the notebook.
     text = json.dumps(notebook)
-    owner_and_name = nb.REPOSITORY.removeprefix("https://github.com/")
-    assert text.count(nb.REPOSITORY) == text.count(nb.colab_url(name)) == 1
+    owner_and_name = REPOSITORY.removeprefix("https://github.com/")
+    assert text.count(REPOSITORY) == text.count(colab_url(name)) == 1
     assert text.count(owner_and_name) == 2 and text.count("github.com") == 1
 
 
-def test_repository_is_written_once_in_the_package():
-    sources = {p.name: p.read_text() for p in (ROOT / "eraskit").glob("*.py")}
-    holders = [name for name, text in sources.items() if "github.com/eraskit" in text]
-    assert holders == ["notebook.py"] and sources["notebook.py"].count("github.com/eraskit") == 1
+def test_the_readme_spells_the_same_repository_and_the_package_none():
+    readme = (ROOT / "README.md").read_text()
+    assert f'pip install "{pip_requirement()}"' in readme
+    for name in NAMES:
+        assert BADGE.format(url=colab_url(name)) in readme
+    holders = [p.name for p in (ROOT / "eraskit").glob("*.py") if "github.com" in p.read_text()]
+    assert holders == []
 
 
 def test_editing_the_py_twin_and_syncing_updates_the_notebook(tmp_path):
@@ -180,7 +186,7 @@ def test_editing_the_py_twin_and_syncing_updates_the_notebook(tmp_path):
     assert all(c.get("outputs", []) == [] for c in notebook["cells"])
 
 
-# --- eraskit.notebook ---------------------------------------------------------------------
+# --- eraskit.notebook, eraskit.colab, eraskit.tables ----------------------------------------
 
 
 def test_from_env_reads_config_types(monkeypatch):
@@ -260,12 +266,27 @@ def test_analysis_falls_back_to_the_data_the_run_was_trained_on(trained_run, npz
 
 
 def test_colab_address_and_install_requirement():
-    assert nb.colab_url("01_explore_data") == (
+    assert colab_url("01_explore_data") == (
         "https://colab.research.google.com/github/eraskit/eraskit/blob/main/notebooks/"
         "01_explore_data.ipynb")
-    assert nb.pip_requirement() == "eraskit @ git+https://github.com/eraskit/eraskit"
-    assert nb.on_colab() is False
-    assert nb.run_folder("runs/resnet18") == "runs/resnet18"  # Drive only on Colab
+    assert pip_requirement() == "eraskit @ git+https://github.com/eraskit/eraskit"
+
+
+def test_the_run_folder_moves_to_drive_only_on_colab(monkeypatch):
+    assert colab.on_colab() is False
+    assert colab.run_folder("runs/resnet18") == "runs/resnet18"
+    mounted = []
+    drive = type(sys)("google.colab.drive")
+    drive.mount = mounted.append
+    google, colab_module = type(sys)("google"), type(sys)("google.colab")
+    colab_module.drive, google.colab = drive, colab_module
+    monkeypatch.setitem(sys.modules, "google", google)
+    monkeypatch.setitem(sys.modules, "google.colab", colab_module)
+    assert colab.on_colab() is True
+    assert colab.run_folder("runs/resnet18") == "/content/drive/MyDrive/eraskit/runs/resnet18"
+    assert mounted == ["/content/drive"]
+    assert colab.run_folder("runs/resnet18", drive=False) == "runs/resnet18"
+    assert colab.run_folder("/tmp/run") == "/tmp/run"  # an absolute path is kept
 
 
 def test_require_run_names_the_notebook_to_run_first(tmp_path):
@@ -281,7 +302,7 @@ def test_require_run_names_the_notebook_to_run_first(tmp_path):
 
 
 def test_table_rounds_floats():
-    table = nb.table(["channel", "mean"], [("R", 0.491312345), ("G", np.float64(0.48))])
+    table = tables.table(["channel", "mean"], [("R", 0.491312345), ("G", np.float64(0.48))])
     assert table.data.splitlines() == ["| channel | mean |", "| --- | --- |", "| R | 0.4913 |",
                                        "| G | 0.48 |"]
 
@@ -294,7 +315,7 @@ def results(tmp_path_factory):
     torch.set_num_threads(threads)
 
 
-def make_results(run_dir: Path) -> report.TestResults:
+def make_results(run_dir: Path) -> predictions.TestResults:
     """Test results of an untrained width-4 network on 12 random images, 9 of them wrong."""
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -305,18 +326,18 @@ def make_results(run_dir: Path) -> report.TestResults:
     labels = rng.integers(0, 10, size=12)
     labels[:3] = probs[:3].argmax(axis=1)
     labels[3:] = (probs[3:].argmax(axis=1) + 1) % 10
-    images = rng.integers(0, 256, size=(12, 32, 32, 3), dtype=np.uint8)
+    pixels = rng.integers(0, 256, size=(12, 32, 32, 3), dtype=np.uint8)
     classes = tuple(f"class {c}" for c in range(10))
-    return report.TestResults(run, model, images, labels, probs, classes)
+    return predictions.TestResults(run, model, pixels, labels, probs, classes)
 
 
-@pytest.mark.parametrize("target, layer", [(nb.TRUE, "layer1"), (nb.PRED, "layer2"),
-                                           (7, "layer3"), (nb.TRUE, "layer4")])
+@pytest.mark.parametrize("target, layer", [(explorer.TRUE, "layer1"), (explorer.PRED, "layer2"),
+                                           (7, "layer3"), (explorer.TRUE, "layer4")])
 def test_plot_cam_choice_draws_three_panels(results, layer, target):
-    fig = nb.plot_cam_choice(results, 5, target, layer, "gradcam")
+    fig = explorer.plot_cam_choice(results, 5, target, layer, "gradcam")
     titles = [ax.get_title() for ax in fig.axes]
     assert len(fig.axes) == 3 and titles[0].startswith("test image 5")
-    expected = {nb.TRUE: results.labels[5], nb.PRED: results.preds[5]}.get(target, target)
+    expected = {explorer.TRUE: results.labels[5], explorer.PRED: results.preds[5]}.get(target, target)
     # "evidence for class 7\n(...)", or "no positive evidence\nfor class 7 (...)" for an
     # empty map (common for an untrained network)
     assert re.match(rf"(evidence for|no positive evidence\nfor) class {expected}\b", titles[2])
@@ -324,7 +345,7 @@ def test_plot_cam_choice_draws_three_panels(results, layer, target):
 
 
 def test_an_eigencam_choice_claims_no_class(results):
-    fig = nb.plot_cam_choice(results, 5, 7, "layer3", "eigencam")
+    fig = explorer.plot_cam_choice(results, 5, 7, "layer3", "eigencam")
     assert not any("evidence for" in ax.get_title() for ax in fig.axes)
     assert "ignores the class" in fig.axes[2].get_title()
     plt.close(fig)
@@ -332,20 +353,20 @@ def test_an_eigencam_choice_claims_no_class(results):
 
 def test_gradcam_explorer_redraws_for_every_choice(results, monkeypatch):
     drawn = []  # (test image, target, layer, method) of each figure the explorer drew
-    real = nb.plot_cam_choice
+    real = explorer.plot_cam_choice
 
     def record(results, index, target, layer, method):
         drawn.append((index, target, layer, method))
         return real(results, index, target, layer, method)
 
-    monkeypatch.setattr(nb, "plot_cam_choice", record)
-    explorer = nb.gradcam_explorer(results)
-    (selection, number), (target, method) = (explorer.children[0].children,
-                                             explorer.children[1].children)
-    layer = explorer.children[2]
+    monkeypatch.setattr(explorer, "plot_cam_choice", record)
+    widget = explorer.gradcam_explorer(results)
+    (selection, number), (target, method) = (widget.children[0].children,
+                                             widget.children[1].children)
+    layer = widget.children[2]
     mistakes = list(metrics.misclassified(results.labels, results.probs, count=12))
     assert selection.value == "mistakes" and number.max == 9 - 1
-    assert drawn == [(mistakes[0], nb.TRUE, "layer3", "gradcam")]  # the first figure
+    assert drawn == [(mistakes[0], explorer.TRUE, "layer3", "gradcam")]  # the first figure
     selection.value = "all"
     assert number.max == len(results.labels) - 1
     number.value = number.max

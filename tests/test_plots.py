@@ -4,19 +4,19 @@ import pytest
 import torch
 
 from eraskit import plots
-from eraskit.augment import test_transform as make_test_transform  # renamed: not a test
+from eraskit.augment import eval_transform
 from eraskit.data import CLASSES
 from eraskit.lr_finder import suggest
 
 
-def test_denormalize_undoes_the_test_transform():
-    images = np.random.default_rng(0).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
-    normalised = torch.stack([make_test_transform()(image=x)["image"] for x in images])
+def test_denormalize_undoes_the_eval_transform():
+    pixels = np.random.default_rng(0).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    normalised = torch.stack([eval_transform()(image=x)["image"] for x in pixels])
     for given in (normalised, normalised.numpy()):
         rgb = plots.denormalize(given)
         assert rgb.shape == (5, 32, 32, 3) and rgb.dtype == np.float32
-        np.testing.assert_allclose(rgb, images / 255.0, atol=1e-5)
-        np.testing.assert_array_equal(np.round(rgb * 255).astype(np.uint8), images)
+        np.testing.assert_allclose(rgb, pixels / 255.0, atol=1e-5)
+        np.testing.assert_array_equal(np.round(rgb * 255).astype(np.uint8), pixels)
 
 
 def test_denormalize_clips_to_the_unit_range():
@@ -137,8 +137,8 @@ def test_plot_confusion_and_per_class_accuracy():
 
 def test_samples_per_class_leaves_blanks_for_a_class_with_few_images():
     labels = np.array([0] * 8 + [1] * 3)  # class 2 has none
-    images = np.zeros((len(labels), 32, 32, 3), np.uint8)
-    fig = plots.plot_samples_per_class(images, labels, ("a", "b", "c"), per_class=8)
+    pixels = np.zeros((len(labels), 32, 32, 3), np.uint8)
+    fig = plots.plot_samples_per_class(pixels, labels, ("a", "b", "c"), per_class=8)
     shown = [len(ax.images) for ax in fig.axes]
     assert shown == [1] * 8 + [1] * 3 + [0] * 5 + [0] * 8
     assert [fig.axes[k].get_ylabel() for k in (0, 8, 16)] == ["a", "b", "c"]

@@ -10,10 +10,11 @@ import pytest
 import torch
 from torch import nn
 
-from eraskit import cli, pipeline, runs, train
+from eraskit import cli, hardware, pipeline, runs, train
 from eraskit.config import Config
+from eraskit.hardware import Precision
 from eraskit.model import ResNet18
-from eraskit.train import Precision, lr_schedule
+from eraskit.train import lr_schedule
 from helpers import ROOT, tiny_config, without_timing
 
 CPU = torch.device("cpu")
@@ -139,7 +140,7 @@ def test_an_fp16_run_trains_on_a_cpu_and_resumes_to_the_same_numbers(
 
 
 def test_forcing_emulated_bf16_says_so_in_one_line(tmp_path, data, monkeypatch):
-    monkeypatch.setattr(train, "cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(hardware, "cpu_has_bf16", lambda: False)
     monkeypatch.setattr(pipeline, "train_epoch", lambda *a, **k: (_ for _ in ()).throw(Interrupted))
     messages = []
     with pytest.raises(Interrupted):

@@ -3,54 +3,17 @@ import pytest
 import torch
 from torch import nn
 
-from eraskit import augment, train
+from eraskit import augment
 from eraskit.config import Config
 from eraskit.errors import EraskitError
+from eraskit.hardware import Precision
 from eraskit.model import ResNet18
-from eraskit.train import (Precision, TrainingDiverged, TrainState, evaluate, lr_schedule,
+from eraskit.train import (TrainingDiverged, TrainState, evaluate, lr_schedule,
                            make_optimizer, make_scheduler, make_train_state,
                            predict, train_epoch)
 from helpers import tiny_config
 
 CPU = torch.device("cpu")
-
-
-def test_precision_falls_back_to_fp32_on_a_cpu_without_bf16(monkeypatch):
-    monkeypatch.setattr(train, "cpu_has_bf16", lambda: False)
-    chosen = Precision.choose(CPU, "auto")
-    assert chosen.dtype is None and str(chosen) == "fp32" and not chosen.note
-    assert not chosen.grad_scaler().is_enabled()
-
-
-def test_precision_uses_bf16_on_a_cpu_that_has_it_and_fp32_when_asked(monkeypatch):
-    monkeypatch.setattr(train, "cpu_has_bf16", lambda: True)
-    assert Precision.choose(CPU, "auto").dtype == torch.bfloat16
-    assert Precision.choose(CPU, "fp32").dtype is None
-    assert Precision.choose(torch.device("mps"), "auto").dtype is None
-
-
-def test_forced_precisions_are_kept_and_emulated_bf16_says_it_is_slow(monkeypatch):
-    monkeypatch.setattr(train, "cpu_has_bf16", lambda: False)
-    bf16 = Precision.choose(CPU, "bf16")
-    assert bf16.dtype == torch.bfloat16 and "9x slower" in bf16.note and "\n" not in bf16.note
-    fp16 = Precision.choose(CPU, "fp16")
-    assert fp16.dtype == torch.float16 and str(fp16) == "float16 autocast" and not fp16.note
-    assert fp16.grad_scaler().is_enabled() and not bf16.grad_scaler().is_enabled()
-    monkeypatch.setattr(train, "cpu_has_bf16", lambda: True)
-    assert not Precision.choose(CPU, "bf16").note
-    with pytest.raises(EraskitError, match="precision must be"):
-        Precision.choose(CPU, "fp8")
-
-
-def test_resolve_device():
-    assert train.resolve_device("cpu") == CPU
-    assert train.resolve_device("auto").type in ("cpu", "cuda", "mps")
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
-def test_an_unavailable_device_is_a_clear_error():
-    with pytest.raises(EraskitError, match="device 'cuda' is not available.*--device"):
-        train.resolve_device("cuda")
 
 
 @pytest.mark.parametrize("anneal", ["cos", "linear"])

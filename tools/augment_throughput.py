@@ -5,7 +5,7 @@
 Times `augment.train_loader` (pad + crop, flip, hole, normalise, collate) over the first
 `--images` training images for each worker count, after one warm-up batch, and prints one JSON
 line per count. With 0 workers the main process augments: that figure is one core's rate.
-The rule in `gpu_augment.use_batch_augment` is derived from these numbers.
+The rule in `hardware.batch_augment_reason` is derived from these numbers.
 """
 
 from __future__ import annotations
