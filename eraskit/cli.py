@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import config as cfg
 from .errors import EraskitError
+from .runs import Meta
 
 # Neither this module nor what it reads a run folder with (config, data, runs) imports torch:
 # bad flags and values are reported in a fraction of a second, before torch loads.
@@ -413,9 +414,8 @@ def check_images_allowed(args: argparse.Namespace, config: cfg.Config, run=None)
     if not getattr(args, "images", None) or args.force_images:
         return
     done = None if run is None else len(run.history)
-    meta = {} if run is None else run.meta
-    problem = cfg.not_the_assignment(config, done, meta.get("train_images"),
-                                     meta.get("test_images"))
+    meta = Meta() if run is None else run.meta
+    problem = cfg.not_the_assignment(config, done, meta.train_images, meta.test_images)
     if problem:
         raise EraskitError(f"--images would replace the course's figures and README results "
                            f"with a run that is not the full assignment ({problem}); its "
@@ -451,11 +451,11 @@ def check_analysis_writable(args: argparse.Namespace) -> None:
         check_writable(Path(args.images))
 
 
-def recorded_data(meta: dict) -> str | None:
+def recorded_data(meta: Meta) -> str | None:
     """The local .npz a run was trained on, if it is still there and $ERASKIT_DATA is unset."""
     from .data import DATA_ENV, npz_path
 
-    path = npz_path(meta.get("data_source", ""))
+    path = npz_path(meta.data_source)
     if os.environ.get(DATA_ENV) or path is None:
         return None
     if Path(path).is_file():

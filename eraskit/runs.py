@@ -2,10 +2,10 @@
 
 runs/<name>/
   config.json      the Config the run was trained with
-  meta.json        data source, device, library versions, start/finish times
+  meta.json        data source, device, library versions, start/finish times (see Meta)
   lr_finder.json   the LR range test: rates, losses, suggestion
   history.json     one object per completed epoch
-  checkpoint.pt    model, optimizer, scheduler, epoch, history, config
+  checkpoint.pt    model, optimizer, scheduler, epoch, history, config (see Checkpoint)
   predictions.npz  test logits, labels and test-set indices of the model of `epoch`
   trust.json       Grad-CAM sanity check and faithfulness scores (written by the analysis)
   figures/*.png
@@ -26,7 +26,7 @@ import os
 import re
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
@@ -65,6 +65,96 @@ class RunPaths:
         names = (self.config, self.meta, self.lr_finder, self.history, self.checkpoint,
                  self.predictions)
         return [p for path in names for p in self.root.glob(f".{path.name}.*.tmp")]
+
+
+# --- the records: checkpoint.pt and meta.json ------------------------------------------------
+
+@dataclass
+class Checkpoint:
+    """checkpoint.pt: the training state after `epoch` and what it was trained with. The
+    run's truth: history.json and predictions.npz are redone from it when they are lost."""
+
+    model: dict  # the model's state_dict
+    epoch: int  # epochs done
+    config: Config  # the settings it was trained with (saved as config.json's dict)
+    history: list[dict] = field(default_factory=list)  # one row per epoch done
+    optimizer: dict = field(default_factory=dict)  # state_dicts, to continue the run
+    scheduler: dict = field(default_factory=dict)
+    scaler: dict = field(default_factory=dict)  # empty when trained without loss scaling
+    max_lr: Optional[float] = None  # OneCycle's peak, kept when the run is resumed
+
+    def to_state(self) -> dict:
+        """The dict torch.save writes: tensors, numbers, strings and lists only (so that
+        torch.load(weights_only=True) reads it back)."""
+        return {"model": self.model, "optimizer": self.optimizer, "scheduler": self.scheduler,
+                "scaler": self.scaler, "epoch": self.epoch, "history": self.history,
+                "config": self.config.to_dict(), "max_lr": self.max_lr}
+
+    @classmethod
+    def from_state(cls, state: Any, path: Path) -> "Checkpoint":
+        """The record of a loaded checkpoint.pt at `path`; anything else is a one-line error."""
+        if not isinstance(state, dict) or not {"model", "epoch", "config"} <= set(state):
+            raise EraskitError(f"{path} is not an eraskit checkpoint (missing "
+                               f"model/epoch/config)")
+        try:
+            config = Config.from_dict(state["config"])
+        except EraskitError as err:
+            raise EraskitError(f"{path} holds settings this kit cannot use ({err})") from None
+        known = {name: state[name] for name in ("history", "optimizer", "scheduler", "scaler",
+                                                "max_lr") if name in state}
+        return cls(state["model"], state["epoch"], config, **known)
+
+
+UNKNOWN = "?"  # what a run's record says where its meta.json does not
+
+
+@dataclass
+class Meta:
+    """meta.json: where, when and how a run was trained. A field the file lacks (an older kit,
+    a run not trained yet) keeps its default: UNKNOWN, or None for numbers and times."""
+
+    started: Optional[str] = None  # "%Y-%m-%d %H:%M:%S", local time
+    resumed: Optional[str] = None  # the last --resume, if any
+    finished: Optional[str] = None
+    data_source: str = ""  # Cifar10.source: "official CIFAR-10" or "npz: <path>"
+    device: str = UNKNOWN  # in words: a GPU's name, or the CPU and its threads
+    precision: str = UNKNOWN
+    augment: str = UNKNOWN  # where the training images were augmented
+    max_lr: Optional[float] = None  # OneCycle's peak
+    max_lr_source: str = UNKNOWN  # "config", "LR range test" or "safe peak: <why>"
+    train_images: Optional[int] = None
+    test_images: Optional[int] = None
+    steps_per_epoch: Optional[int] = None
+    torch: str = UNKNOWN  # versions
+    python: str = UNKNOWN
+    others: dict = field(default_factory=dict)  # keys this kit does not know: kept as they were
+
+    @property
+    def max_lr_shown(self) -> str:
+        """The peak as captions and tables give it: "0.4", or UNKNOWN."""
+        return UNKNOWN if self.max_lr is None else f"{self.max_lr:.3g}"
+
+    def to_dict(self) -> dict:
+        """The JSON meta.json holds: the fields known (those at their defaults left out), then
+        the others."""
+        known = {f.name: getattr(self, f.name) for f in fields(self)
+                 if f.name != "others" and getattr(self, f.name) != f.default}
+        return {**known, **self.others}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Meta":
+        names = {f.name for f in fields(cls)} - {"others"}
+        return cls(**{k: v for k, v in values.items() if k in names},
+                   others={k: v for k, v in values.items() if k not in names})
+
+
+def load_meta(paths: RunPaths) -> Meta:
+    """The run's meta.json as a Meta (all defaults when there is none yet)."""
+    return Meta.from_dict(read_json(paths.meta)) if paths.meta.is_file() else Meta()
+
+
+def save_meta(paths: RunPaths, meta: Meta) -> None:
+    save_json(paths.meta, meta.to_dict())
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -155,21 +245,21 @@ def read_json(path: Path) -> Any:
         raise EraskitError(f"{path} is not valid JSON ({err})") from None
 
 
-def write_checkpoint(state: dict) -> Callable:
+def write_checkpoint(checkpoint: Checkpoint) -> Callable:
     """A writer of a checkpoint. torch.save goes to memory first: a write error on the disk
     then surfaces as the OSError it is, not as torch's "unexpected pos"."""
     import torch  # here, not above: the command line reads run folders without loading torch
 
     buffer = io.BytesIO()
-    torch.save(state, buffer)
+    torch.save(checkpoint.to_state(), buffer)
     return lambda f: f.write(buffer.getbuffer())
 
 
-def save_checkpoint(path: Path, state: dict) -> None:
-    atomic_write(path, write_checkpoint(state))
+def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
+    atomic_write(path, write_checkpoint(checkpoint))
 
 
-def load_checkpoint(path: Path) -> dict:
+def load_checkpoint(path: Path) -> Checkpoint:
     """Load a checkpoint without executing code from it (weights_only)."""
     if not path.is_file():
         raise EraskitError(f"no checkpoint at {path}: train the run first")
@@ -190,9 +280,7 @@ def load_checkpoint(path: Path) -> dict:
         first_line = next(iter(text.splitlines()), "")  # an empty file's error has no text
         raise EraskitError(f"{path} is not a readable eraskit checkpoint "
                            f"({type(err).__name__}: {first_line[:200]})") from None
-    if not isinstance(state, dict) or not {"model", "epoch", "config"} <= set(state):
-        raise EraskitError(f"{path} is not an eraskit checkpoint (missing model/epoch/config)")
-    return state
+    return Checkpoint.from_state(state, path)
 
 
 def write_predictions(logits: np.ndarray, labels: np.ndarray, indices: np.ndarray,
@@ -211,28 +299,28 @@ def save_predictions(path: Path, logits: np.ndarray, labels: np.ndarray,
     atomic_write(path, write_predictions(logits, labels, indices, epoch))
 
 
-def save_epoch(paths: RunPaths, state: dict, logits: np.ndarray, labels: np.ndarray,
-               indices: np.ndarray) -> None:
-    """An epoch's history.json, predictions.npz and checkpoint.pt (`state`) as one set: all
+def save_epoch(paths: RunPaths, checkpoint: Checkpoint, logits: np.ndarray,
+               labels: np.ndarray, indices: np.ndarray) -> None:
+    """An epoch's history.json, predictions.npz and checkpoint.pt as one set: all
     three go to temporary files, then are renamed into place, the checkpoint last. A failed
     write (a full disk) leaves the previous epoch's set whole; a kill between the renames
     leaves files that say their epoch (see check_epochs), and --resume redoes the epoch."""
-    epoch = state["epoch"]
+    epoch = checkpoint.epoch
     kept = (f"epoch {epoch} was not saved and the files of epoch {epoch - 1} are intact: "
             f"{{fix}}, then continue with --resume" if epoch > 1 else
             "no epoch was saved: {fix}, then start the run again")
     write_together([
-        (paths.history, write_bytes(json.dumps(state["history"], indent=2).encode())),
+        (paths.history, write_bytes(json.dumps(checkpoint.history, indent=2).encode())),
         (paths.predictions, write_predictions(logits, labels, indices, epoch)),
-        (paths.checkpoint, write_checkpoint(state))], kept)
+        (paths.checkpoint, write_checkpoint(checkpoint))], kept)
 
 
-def save_outputs(paths: RunPaths, state: dict, logits: np.ndarray, labels: np.ndarray,
-                 indices: np.ndarray) -> None:
-    """history.json and predictions.npz of the checkpoint `state`, which stays as it is."""
+def save_outputs(paths: RunPaths, checkpoint: Checkpoint, logits: np.ndarray,
+                 labels: np.ndarray, indices: np.ndarray) -> None:
+    """history.json and predictions.npz of `checkpoint`, which stays as it is."""
     write_together([
-        (paths.history, write_bytes(json.dumps(state["history"], indent=2).encode())),
-        (paths.predictions, write_predictions(logits, labels, indices, state["epoch"]))])
+        (paths.history, write_bytes(json.dumps(checkpoint.history, indent=2).encode())),
+        (paths.predictions, write_predictions(logits, labels, indices, checkpoint.epoch))])
 
 
 def check_epochs(root: Path, **epochs: Optional[int]) -> None:
@@ -291,7 +379,7 @@ class Run:
     paths: RunPaths
     config: Config
     history: list[dict]
-    meta: dict = field(default_factory=dict)
+    meta: Meta = field(default_factory=Meta)
     lr_finder: Optional[dict] = None
 
     @property
@@ -314,9 +402,8 @@ def load_run(root: str | os.PathLike) -> Run:
                            f"`python -m eraskit run --preset smoke|cpu|full --out {paths.root}`")
     config = Config.from_dict(read_json(paths.config))
     history = read_json(paths.history) if paths.history.is_file() else []
-    meta = read_json(paths.meta) if paths.meta.is_file() else {}
     lr = read_json(paths.lr_finder) if paths.lr_finder.is_file() else None
-    return Run(paths, config, history, meta, lr)
+    return Run(paths, config, history, load_meta(paths), lr)
 
 
 def check_writable(root: Path) -> None:

@@ -22,8 +22,18 @@ def test_benchmark_prints_one_json_line_with_the_agreed_keys():
         assert key in result
     assert result["width"] == 4 and result["batch_size"] == 8
     assert result["kit_img_per_s"] > 0 and result["reference_img_per_s"] > 0
-    assert result["ratio"] == round(result["kit_img_per_s"] / result["reference_img_per_s"], 3) \
-        or abs(result["ratio"] - result["kit_img_per_s"] / result["reference_img_per_s"]) < 0.01
+    assert result["steps"] == 2 and result["device"] == "cpu"
+
+
+def test_the_ratio_is_the_kits_throughput_over_the_references(monkeypatch):
+    """Timings made up, so that the ratio has one right value."""
+    monkeypatch.setattr(bench, "time_reference", lambda *args: 80.0)
+    monkeypatch.setattr(bench, "time_kit", lambda *args: (200.0, "albumentations, 0 workers"))
+    cfg = config.Config(width=4, batch_size=8, workers=0, device="cpu")
+    result = json.loads(bench.benchmark(cfg, tiny_data(), steps=2))
+    assert (result["kit_img_per_s"], result["reference_img_per_s"], result["ratio"]) == (
+        200.0, 80.0, 2.5)
+    assert result["kit_augment"] == "albumentations, 0 workers"
 
 
 def test_benchmark_tiles_a_small_data_set_to_fill_the_timed_steps():

@@ -129,7 +129,7 @@ def test_analysis_reads_the_data_the_run_was_trained_on(files, capsys, monkeypat
     monkeypatch.delenv("ERASKIT_DATA", raising=False)
     out = tmp_path / "run"
     assert call(["train", *TINY_FLAGS, "--data", files["good"], "--out", out], capsys)[0] == 0
-    assert runs.load_run(out).meta["data_source"] == f"npz: {files['good']}"
+    assert runs.load_run(out).meta.data_source == f"npz: {files['good']}"
     code, stdout, err = call(["gradcam", "--out", out], capsys)
     assert code == 0, err
     assert (out / "figures" / "gradcam.png").is_file()

@@ -58,12 +58,12 @@ def killed_and_resumed(tmp_path_factory):
 
 def test_the_kill_left_a_loadable_checkpoint_of_a_finished_epoch(killed_and_resumed):
     _, after_kill, _ = killed_and_resumed
-    epoch = after_kill["checkpoint"]["epoch"]
+    epoch = after_kill["checkpoint"].epoch
     assert 1 <= epoch < 3, "the run ended before it could be killed"
     # An epoch's files are renamed into place together, the checkpoint last: a kill between the
     # renames leaves history and predictions at most one epoch ahead of it, never behind.
     assert len(after_kill["history"]) in (epoch, epoch + 1)
-    assert after_kill["history"][:epoch] == after_kill["checkpoint"]["history"]
+    assert after_kill["history"][:epoch] == after_kill["checkpoint"].history
     assert after_kill["predictions"].epoch in (epoch, epoch + 1)
 
 
@@ -85,8 +85,8 @@ def test_resumed_run_equals_an_uninterrupted_one(killed_and_resumed):
     assert without_timing(resumed.history) == without_timing(reference.history)
     assert all(set(row) >= set(TIMING_KEYS) for row in resumed.history)
     np.testing.assert_array_equal(resumed.predictions().logits, reference.predictions().logits)
-    a = runs.load_checkpoint(resumed.paths.checkpoint)["model"]
-    b = runs.load_checkpoint(reference.paths.checkpoint)["model"]
+    a = runs.load_checkpoint(resumed.paths.checkpoint).model
+    b = runs.load_checkpoint(reference.paths.checkpoint).model
     assert all(torch.equal(a[k], b[k]) for k in b)
 
 
@@ -95,6 +95,7 @@ KILL_WHILE_WRITING = textwrap.dedent("""
     from pathlib import Path
     import torch
     from eraskit import runs
+    from eraskit.config import Config
 
     def dies_halfway(f):  # torch.save writes to memory: the kill comes during the disk write
         f.write(b"PK\\x03\\x04" + bytes(5000))  # the start of a zip file, then nothing
@@ -102,19 +103,19 @@ KILL_WHILE_WRITING = textwrap.dedent("""
         os.kill(os.getpid(), signal.SIGKILL)
 
     runs.write_checkpoint = lambda state: dies_halfway
-    runs.save_checkpoint(Path(sys.argv[1]), {"model": {}, "epoch": 2, "config": {}})
+    runs.save_checkpoint(Path(sys.argv[1]), runs.Checkpoint({}, 2, Config()))
 """)
 
 
 def test_a_kill_while_a_checkpoint_is_written_keeps_the_previous_one(tmp_path):
     path = tmp_path / "checkpoint.pt"
-    runs.save_checkpoint(path, {"model": {"w": torch.ones(3)}, "epoch": 1, "config": {}})
+    runs.save_checkpoint(path, runs.Checkpoint({"w": torch.ones(3)}, 1, tiny_config()))
     before = path.read_bytes()
     done = subprocess.run([sys.executable, "-c", KILL_WHILE_WRITING, str(path)],
                           capture_output=True, text=True, env=subprocess_env(), timeout=120)
     assert done.returncode == -signal.SIGKILL, done.stderr
     assert path.read_bytes() == before
-    assert runs.load_checkpoint(path)["epoch"] == 1
+    assert runs.load_checkpoint(path).epoch == 1
     # What the kill leaves is a hidden temporary file beside it, never a half checkpoint.
     leftovers = [p.name for p in tmp_path.iterdir() if p != path]
     assert len(leftovers) == 1

@@ -10,7 +10,7 @@ import torch
 from eraskit import runs
 from eraskit.config import Config
 from eraskit.errors import EraskitError
-from eraskit.runs import RunPaths
+from eraskit.runs import Checkpoint, RunPaths
 
 
 def test_atomic_write_replaces_the_file(tmp_path):
@@ -24,7 +24,7 @@ def test_atomic_write_replaces_the_file(tmp_path):
 @pytest.mark.parametrize("error", [RuntimeError("disk full"), KeyboardInterrupt()])
 def test_atomic_write_leaves_the_old_file_intact_when_the_writer_fails(tmp_path, error):
     path = tmp_path / "checkpoint.pt"
-    runs.save_checkpoint(path, {"model": {"w": torch.ones(3)}, "epoch": 1, "config": {}})
+    runs.save_checkpoint(path, Checkpoint({"w": torch.ones(3)}, 1, Config()))
     before = path.read_bytes()
 
     def half_then_fail(f):
@@ -34,7 +34,7 @@ def test_atomic_write_leaves_the_old_file_intact_when_the_writer_fails(tmp_path,
     with pytest.raises(type(error)):
         runs.atomic_write(path, half_then_fail)
     assert path.read_bytes() == before
-    assert runs.load_checkpoint(path)["epoch"] == 1
+    assert runs.load_checkpoint(path).epoch == 1
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
 
 
@@ -59,13 +59,33 @@ def test_read_json_errors_name_the_file(tmp_path):
 
 def test_checkpoint_round_trip_loads_with_weights_only(tmp_path):
     path = tmp_path / "checkpoint.pt"
-    state = {"model": {"w": torch.arange(4.0)}, "epoch": 2, "config": Config().to_dict(),
-             "history": [{"epoch": 1, "test_acc": 0.5}]}
-    runs.save_checkpoint(path, state)
+    saved = Checkpoint({"w": torch.arange(4.0)}, 2, Config(width=8),
+                       history=[{"epoch": 1, "test_acc": 0.5}], max_lr=0.3)
+    runs.save_checkpoint(path, saved)
     loaded = runs.load_checkpoint(path)
-    assert torch.equal(loaded["model"]["w"], state["model"]["w"])
-    assert loaded["history"] == state["history"] and loaded["config"] == state["config"]
-    assert torch.load(path, weights_only=True)["epoch"] == 2
+    assert torch.equal(loaded.model["w"], saved.model["w"])
+    assert (loaded.epoch, loaded.history, loaded.config, loaded.max_lr) == (
+        2, saved.history, Config(width=8), 0.3)
+    state = torch.load(path, weights_only=True)  # plain data: config.json's dict, not a Config
+    assert state["epoch"] == 2 and state["config"] == Config(width=8).to_dict()
+
+
+def test_a_checkpoint_of_the_current_layout_loads_as_a_record(tmp_path):
+    """What fit has written (a dict of these keys) reads back; a config of an older kit
+    (amp, no base_momentum) is upgraded; an unusable one names the file."""
+    path = tmp_path / "checkpoint.pt"
+    old_config = {k: v for k, v in Config().to_dict().items() if k not in ("precision",
+                                                                           "base_momentum")}
+    torch.save({"model": {"w": torch.ones(2)}, "optimizer": {"state": {}}, "scheduler": {},
+                "scaler": {}, "epoch": 4, "history": [{"epoch": e} for e in range(1, 5)],
+                "config": {**old_config, "amp": False}, "max_lr": 0.2}, path)
+    loaded = runs.load_checkpoint(path)
+    assert loaded.config == Config(precision="fp32") and loaded.optimizer == {"state": {}}
+    assert loaded.to_state()["config"] == Config(precision="fp32").to_dict()
+    torch.save({"model": {}, "epoch": 1, "config": {"epochs": 0}}, path)
+    with pytest.raises(EraskitError, match="checkpoint.pt holds settings this kit cannot use "
+                                           r"\(epochs must be positive"):
+        runs.load_checkpoint(path)
 
 
 class Foreign:
@@ -79,7 +99,7 @@ class Foreign:
 @pytest.mark.parametrize("kind", ["garbage", "truncated", "empty", "list", "no_epoch", "code"])
 def test_unreadable_checkpoints_name_the_file(tmp_path, kind, capsys):
     path = tmp_path / "checkpoint.pt"
-    good = {"model": {"w": torch.ones(100)}, "epoch": 1, "config": {}}
+    good = Checkpoint({"w": torch.ones(100)}, 1, Config())
     if kind == "garbage":
         path.write_bytes(np.random.default_rng(0).bytes(2000))
     elif kind == "truncated":
@@ -136,10 +156,23 @@ def test_load_run_round_trip(tmp_path):
     config = Config(epochs=3, width=8)
     runs.save_json(paths.config, config.to_dict())
     runs.save_json(paths.history, [{"epoch": 1, "test_acc": 0.3}, {"epoch": 2, "test_acc": 0.4}])
-    runs.save_json(paths.meta, {"device": "cpu"})
+    runs.save_json(paths.meta, {"device": "cpu", "max_lr": 0.1, "note": "kept"})
     run = runs.load_run(tmp_path)
-    assert run.config == config and run.meta == {"device": "cpu"} and run.lr_finder is None
+    assert run.config == config and run.lr_finder is None
+    assert run.meta == runs.Meta(device="cpu", max_lr=0.1, others={"note": "kept"})
+    assert run.meta.to_dict() == {"device": "cpu", "max_lr": 0.1, "note": "kept"}
     assert run.final == {"epoch": 2, "test_acc": 0.4}
+
+
+def test_meta_fields_a_file_lacks_say_unknown(tmp_path):
+    paths = RunPaths(tmp_path)
+    assert runs.load_meta(paths) == runs.Meta()  # no meta.json yet
+    runs.save_json(paths.meta, {"started": "2024-05-01 10:00:00"})  # an older kit's
+    meta = runs.load_meta(paths)
+    assert (meta.device, meta.precision, meta.max_lr_source, meta.max_lr_shown) == ("?",) * 4
+    assert (meta.train_images, meta.steps_per_epoch, meta.data_source) == (None, None, "")
+    runs.save_meta(paths, meta)
+    assert runs.read_json(paths.meta) == {"started": "2024-05-01 10:00:00"}  # no "?" written
 
 
 def test_load_run_of_a_folder_without_a_run_says_what_to_do(tmp_path):
@@ -176,9 +209,9 @@ def test_predictions_carry_the_epoch_of_their_model(tmp_path):
     assert runs.load_predictions(path).epoch is None
 
 
-def epoch_state(epoch: int) -> dict:
-    return {"model": {"w": torch.full((3,), float(epoch))}, "epoch": epoch, "config": {},
-            "history": [{"epoch": e} for e in range(1, epoch + 1)]}
+def epoch_state(epoch: int) -> Checkpoint:
+    return Checkpoint({"w": torch.full((3,), float(epoch))}, epoch, Config(),
+                      history=[{"epoch": e} for e in range(1, epoch + 1)])
 
 
 def save_epoch(paths: RunPaths, epoch: int) -> None:
@@ -201,14 +234,14 @@ def test_save_epoch_is_all_or_nothing(tmp_path, monkeypatch, failing):
                                            " epoch 2 was not saved and the files of epoch 1 are "
                                            "intact"):
         save_epoch(paths, 2)
-    assert runs.load_checkpoint(paths.checkpoint)["epoch"] == 1
+    assert runs.load_checkpoint(paths.checkpoint).epoch == 1
     assert runs.read_json(paths.history) == [{"epoch": 1}]
     assert runs.load_predictions(paths.predictions).epoch == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt", "history.json",
                                                           "predictions.npz"]
     monkeypatch.undo()
     save_epoch(paths, 2)
-    assert runs.load_checkpoint(paths.checkpoint)["epoch"] == 2
+    assert runs.load_checkpoint(paths.checkpoint).epoch == 2
 
 
 def test_files_of_different_epochs_are_named(tmp_path):
