@@ -26,8 +26,6 @@ from .data import MEAN, STD  # noqa: E402
 from .hardware import cpu_cores  # noqa: E402
 
 MEAN_UINT8 = tuple(round(255 * m) for m in MEAN)  # cutout fill, in pixel units
-CUTOUT_P = 0.5  # share of training images that get the hole
-FLIP_P = 0.5  # share of training images mirrored left-right
 
 
 def train_transform(config: Config, normalize: bool = True) -> A.Compose:
@@ -35,12 +33,12 @@ def train_transform(config: Config, normalize: bool = True) -> A.Compose:
     steps = [
         A.PadIfNeeded(32 + 2 * config.pad, 32 + 2 * config.pad, border_mode=cv2.BORDER_REFLECT_101),
         A.RandomCrop(32, 32),
-        A.HorizontalFlip(p=FLIP_P),
+        A.HorizontalFlip(p=config.flip_p),
     ]
     if config.cutout:
         size = (config.cutout, config.cutout)
         steps.append(A.CoarseDropout(num_holes_range=(1, 1), hole_height_range=size,
-                                     hole_width_range=size, fill=MEAN_UINT8, p=CUTOUT_P))
+                                     hole_width_range=size, fill=MEAN_UINT8, p=config.cutout_p))
     if normalize:
         steps += [A.Normalize(mean=MEAN, std=STD, max_pixel_value=255.0), ToTensorV2()]
     return A.Compose(steps)

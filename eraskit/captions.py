@@ -35,10 +35,9 @@ def caption(run: Run) -> str:
     """Data, epochs, width, device and final test accuracy of the run."""
     meta, c = run.meta, run.config
     acc = f"final test accuracy {run.final['test_acc']:.2%}" if run.history else "not trained"
-    return (f"{data_name(meta.get('data_source', ''))}, {len(run.history)}/{c.epochs} epochs, "
-            f"width {c.width}, {meta.get('device', '?')} ({meta.get('precision', '?')}), "
-            f"max LR {meta.get('max_lr', float('nan')):.3g} ({meta.get('max_lr_source', '?')}); "
-            f"{acc}")
+    return (f"{data_name(meta.data_source)}, {len(run.history)}/{c.epochs} epochs, "
+            f"width {c.width}, {meta.device} ({meta.precision}), "
+            f"max LR {meta.max_lr_shown} ({meta.max_lr_source}); {acc}")
 
 
 def chance_warning(run: Run, num_classes: int = 10) -> str:

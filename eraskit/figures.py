@@ -72,18 +72,17 @@ def misclassified_gallery(results: TestResults, count: int = 10) -> plt.Figure:
 
 def schedule_figure(run: Run) -> plt.Figure:
     """The OneCycle rate of every step the run took, recomputed from its config and meta."""
-    steps = run.meta.get("steps_per_epoch")
-    if not steps or "max_lr" not in run.meta:
+    steps, max_lr = run.meta.steps_per_epoch, run.meta.max_lr
+    if not steps or max_lr is None:
         raise EraskitError(f"{run.paths.meta} lacks the schedule (train the run first)")
-    max_lr = run.meta["max_lr"]
     return plots.plot_lr_schedule(lr_schedule(run.config, max_lr, steps), steps,
                                   caption=caption(run), max_lr=max_lr)
 
 
 def run_steps_per_epoch(run: Run) -> int:
     """Training steps per epoch of a run (older runs' meta.json lacks the count)."""
-    return run.meta.get("steps_per_epoch") or max(1, run.meta.get("train_images", 50000)
-                                                  // run.config.batch_size)
+    return run.meta.steps_per_epoch or max(1, (run.meta.train_images or 50000)
+                                           // run.config.batch_size)
 
 
 def save_figure(fig: plt.Figure, path: Path) -> Path:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .augment import CUTOUT_P, FLIP_P, MEAN_UINT8, epoch_seed
+from .augment import MEAN_UINT8, epoch_seed
 from .config import Config
 from .data import MEAN, STD
 
@@ -30,6 +30,7 @@ class BatchAugment:
 
     def __init__(self, config: Config, device: torch.device):
         self.pad, self.cutout = config.pad, config.cutout
+        self.flip_p, self.cutout_p = config.flip_p, config.cutout_p
         self.fill = torch.tensor(MEAN_UINT8, device=device).view(1, 3, 1, 1) / 255.0
         self.mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1)
         self.std = torch.tensor(STD, device=device).view(1, 3, 1, 1)
@@ -48,12 +49,12 @@ class BatchAugment:
             cols = draw(2 * self.pad + 1)[:, None] + torch.arange(w, device=dev)
             x = x.gather(2, rows[:, None, :, None].expand(n, 3, h, x.shape[3]))
             x = x.gather(3, cols[:, None, None, :].expand(n, 3, h, w))
-        flip = torch.rand(n, device=dev, generator=generator) < FLIP_P
+        flip = torch.rand(n, device=dev, generator=generator) < self.flip_p
         x = torch.where(flip[:, None, None, None], x.flip(3), x)
         if self.cutout:
             s = self.cutout
             top, left = draw(h - s + 1), draw(w - s + 1)
-            apply = torch.rand(n, device=dev, generator=generator) < CUTOUT_P
+            apply = torch.rand(n, device=dev, generator=generator) < self.cutout_p
             ys, xs = torch.arange(h, device=dev), torch.arange(w, device=dev)
             inside_y = (ys >= top[:, None]) & (ys < top[:, None] + s)
             inside_x = (xs >= left[:, None]) & (xs < left[:, None] + s)

@@ -72,7 +72,7 @@ def analysis_data(run: Run, data: Optional[str] = None) -> Cifar10:
     on (its meta.json's data_source) while it is still there, else the default source of
     load_cifar10 (ERASKIT_DATA, or the official download). The command line does the same."""
     if data is None:
-        recorded = npz_path(run.meta.get("data_source", ""))
+        recorded = npz_path(run.meta.data_source)
         if recorded and Path(recorded).is_file():
             print(f"data: {recorded}, the file this run was trained on (from its meta.json)")
             data = recorded

@@ -3,6 +3,7 @@ after every epoch, and resuming an interrupted run on the same schedule."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -21,9 +22,9 @@ from .gpu_augment import DeviceLoader
 from .hardware import (Precision, batch_augment_reason, describe_device, peak_memory_mb,
                        resolve_device, use_channels_last)
 from .lr_finder import (MIN_POINTS, SWEEP_CAP, SWEEP_FLOOR, range_test, rescore, safe_peak,
-                        sweep_range, sweep_steps)
+                        sweep_range, sweep_steps, warm_up_steps)
 from .model import ResNet18
-from .runs import RunPaths
+from .runs import Checkpoint, Meta, RunPaths
 from .train import check_warm_up, evaluate, make_train_state, predict, train_epoch
 
 
@@ -146,7 +147,8 @@ def resolve_peak(config: Config, data: Cifar10, out: str | Path, steps_per_epoch
         found = rescore(found, config, steps_per_epoch)
         log(describe_suggestion(found))
     elif sweep_steps(config, steps_per_epoch) < MIN_POINTS:
-        safe = safe_peak(config.optimizer, config.batch_size)
+        safe = safe_peak(config.optimizer, config.batch_size,
+                         warm_up_steps(config, steps_per_epoch))
         log(f"max LR {safe:.3g}: {too_short(config, steps_per_epoch)}: using the safe "
             f"{config.optimizer} peak; pass --max-lr to choose another")
         return safe, "safe peak: run too short for a range test"
@@ -177,10 +179,10 @@ def check_same_run(paths: RunPaths, config: Config) -> None:
                            f"settings")
 
 
-def check_checkpoint_config(paths: RunPaths, state: dict) -> None:
+def check_checkpoint_config(paths: RunPaths, checkpoint: Checkpoint) -> None:
     """Refuse a run whose config.json no longer says what its checkpoint was trained with
     (the checkpoint carries its own config): resuming would follow neither."""
-    trained = Config.from_dict(state["config"])
+    trained = checkpoint.config
     saved = runs.load_run(paths.root).config if paths.config.is_file() else trained
     changed = differences(trained, saved, "the checkpoint", "config.json")
     if changed:
@@ -188,7 +190,8 @@ def check_checkpoint_config(paths: RunPaths, state: dict) -> None:
                            f"the checkpoint's settings back, or start a new run in another folder")
 
 
-def checkpoint_to_resume(paths: RunPaths, config: Config, resume: bool) -> Optional[dict]:
+def checkpoint_to_resume(paths: RunPaths, config: Config,
+                         resume: bool) -> Optional[Checkpoint]:
     """The run folder's checkpoint when resuming it (None for a new run), after checking that
     the folder is writable and that a resumed run keeps its settings."""
     runs.check_writable(paths.root)
@@ -197,10 +200,10 @@ def checkpoint_to_resume(paths: RunPaths, config: Config, resume: bool) -> Optio
     if not resume:
         raise EraskitError(f"{paths.root} already holds a trained run: continue it with --resume, "
                            f"or use another run folder (--out; RUN_DIR in the notebooks)")
-    state = runs.load_checkpoint(paths.checkpoint)
-    check_checkpoint_config(paths, state)  # before check_same_run, which reads config.json
+    checkpoint = runs.load_checkpoint(paths.checkpoint)
+    check_checkpoint_config(paths, checkpoint)  # before check_same_run, which reads config.json
     check_same_run(paths, config)
-    return state
+    return checkpoint
 
 
 @runs.holds_lock  # one writer per run folder; a failed start leaves no folder it made
@@ -208,9 +211,9 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
         progress: bool = True, log: Callable = print) -> runs.Run:
     """Train (or resume) the run in `out`; returns the loaded run when all epochs are done."""
     paths = RunPaths(Path(out))
-    state = checkpoint_to_resume(paths, config, resume)
-    if state and state["epoch"] >= config.epochs:  # finished: only lost outputs are redone
-        restore_outputs(paths, config, data, state, log)
+    checkpoint = checkpoint_to_resume(paths, config, resume)
+    if checkpoint and checkpoint.epoch >= config.epochs:  # finished: only lost outputs are redone
+        restore_outputs(paths, config, data, checkpoint, log)
         log(f"{paths.root} has finished all {config.epochs} epochs: analyse it (python -m "
             f"eraskit analyse --out {paths.root}), or train another run in a new folder")
         return runs.load_run(paths.root)
@@ -228,31 +231,30 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
     check_warm_up(config, len(train_loader))  # before the range test, not after it
 
     # A resumed run keeps the peak it started with, whatever lr_finder.json now says.
-    if state:
-        max_lr, max_lr_source = state["max_lr"], previous_max_lr_source(paths)
+    if checkpoint:
+        max_lr, max_lr_source = checkpoint.max_lr, previous_max_lr_source(paths)
     else:
         max_lr, max_lr_source = resolve_peak(config, data, paths.root, len(train_loader),
                                              progress, log)
     train_state = make_train_state(model, config, max_lr, len(train_loader), device, precision)
     history: list[dict] = []
-    if state:
-        history = restore(state, model, train_state.optimizer, train_state.scheduler,
+    if checkpoint:
+        history = restore(checkpoint, model, train_state.optimizer, train_state.scheduler,
                           train_state.scaler)
-        log(f"resuming {paths.root} after epoch {state['epoch']} of {config.epochs}")
+        log(f"resuming {paths.root} after epoch {checkpoint.epoch} of {config.epochs}")
     else:  # nothing is written before this point, so a command that fails leaves no settings
         runs.save_json(paths.config, config.to_dict())
-    meta = start_meta(paths, resumed=state is not None)
-    meta.update({"data_source": data.source, "device": describe_device(device),
-                 "precision": str(precision), "augment": describe_augment(train_loader),
-                 "max_lr": max_lr,
-                 "max_lr_source": max_lr_source,
-                 "train_images": len(data.x_train), "test_images": len(data.x_test),
-                 "steps_per_epoch": len(train_loader),
-                 "torch": torch.__version__, "python": sys.version.split()[0]})
-    runs.save_json(paths.meta, meta)
+    meta = dataclasses.replace(
+        start_meta(paths, resumed=checkpoint is not None), data_source=data.source,
+        device=describe_device(device), precision=str(precision),
+        augment=describe_augment(train_loader), max_lr=max_lr, max_lr_source=max_lr_source,
+        train_images=len(data.x_train), test_images=len(data.x_test),
+        steps_per_epoch=len(train_loader), torch=torch.__version__,
+        python=sys.version.split()[0])
+    runs.save_meta(paths, meta)
 
     if len(history) < config.epochs:
-        log(f"training epochs {len(history) + 1}-{config.epochs} on {meta['device']} ({precision}), "
+        log(f"training epochs {len(history) + 1}-{config.epochs} on {meta.device} ({precision}), "
             f"max LR {max_lr:.3g}; run folder {paths.root}")
     for epoch in range(len(history) + 1, config.epochs + 1):
         start = time.perf_counter()
@@ -272,87 +274,88 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
         history.append(row)
         # The epoch's files as one set, the checkpoint (the truth) renamed into place last:
         # after a failed write or a kill, --resume redoes the epoch.
-        runs.save_epoch(paths, {
-            "model": model.state_dict(), "optimizer": train_state.optimizer.state_dict(),
-            "scheduler": train_state.scheduler.state_dict(),
-            "scaler": train_state.scaler.state_dict(), "epoch": epoch,
-            "history": history, "config": config.to_dict(), "max_lr": max_lr},
+        runs.save_epoch(paths, Checkpoint(
+            model=model.state_dict(), epoch=epoch, config=config, history=history,
+            optimizer=train_state.optimizer.state_dict(),
+            scheduler=train_state.scheduler.state_dict(),
+            scaler=train_state.scaler.state_dict(), max_lr=max_lr),
             logits, labels, test_indices)
         log(f"epoch {epoch:>2}/{config.epochs}  train loss {row['train_loss']:.3f} "
             f"acc {row['train_acc']:.2%}  test loss {row['test_loss']:.3f} "
             f"acc {row['test_acc']:.2%}  lr {row['lr']:.2e}  {row['seconds']:.1f}s")
         if warning:
             log(f"warning, epoch {epoch}: {warning}")
-    runs.save_json(paths.meta, {**meta, "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
+    runs.save_meta(paths, dataclasses.replace(meta, finished=time.strftime("%Y-%m-%d %H:%M:%S")))
     return runs.load_run(paths.root)
 
 
-def restore(state: dict, model: nn.Module, optimizer: torch.optim.Optimizer,
+def restore(checkpoint: Checkpoint, model: nn.Module, optimizer: torch.optim.Optimizer,
             scheduler: torch.optim.lr_scheduler.LRScheduler,
             scaler: torch.amp.GradScaler) -> list[dict]:
     """Load a checkpoint's training state into fresh objects; returns its history."""
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    if state["scaler"] and scaler.is_enabled():  # empty when saved without loss scaling
-        scaler.load_state_dict(state["scaler"])
-    return state["history"]
+    model.load_state_dict(checkpoint.model)
+    optimizer.load_state_dict(checkpoint.optimizer)
+    scheduler.load_state_dict(checkpoint.scheduler)
+    if checkpoint.scaler and scaler.is_enabled():  # empty when saved without loss scaling
+        scaler.load_state_dict(checkpoint.scaler)
+    return checkpoint.history
 
 
-def outputs_match(paths: RunPaths, state: dict) -> bool:
-    """Whether history.json and predictions.npz are there and of the checkpoint `state`."""
+def outputs_match(paths: RunPaths, checkpoint: Checkpoint) -> bool:
+    """Whether history.json and predictions.npz are there and of `checkpoint`."""
     try:
         history = runs.read_json(paths.history)
         predictions = runs.load_predictions(paths.predictions)
     except EraskitError:
         return False
     epochs = [row.get("epoch") for row in history] if isinstance(history, list) else None
-    return (epochs == [row["epoch"] for row in state["history"]]
-            and predictions.epoch in (None, state["epoch"]))  # None: an older kit's file
+    return (epochs == [row["epoch"] for row in checkpoint.history]
+            and predictions.epoch in (None, checkpoint.epoch))  # None: an older kit's file
 
 
-def restore_outputs(paths: RunPaths, config: Config, data: Cifar10, state: dict,
+def restore_outputs(paths: RunPaths, config: Config, data: Cifar10, checkpoint: Checkpoint,
                     log: Callable = print) -> None:
     """A finished run's history.json and predictions.npz rewritten from its checkpoint when
     they are missing, damaged or of another epoch (deleted, or a stop while saving)."""
-    if outputs_match(paths, state):
+    if outputs_match(paths, checkpoint):
         return
     device = resolve_device(config.device)
     data, test_indices = take_subset(config, data)
     model = build_model(config, len(data.classes), device)
-    model.load_state_dict(state["model"])
+    model.load_state_dict(checkpoint.model)
     test_loader = augment.test_loader(data.x_test, data.y_test, config, device)
     logits, labels = predict(model, test_loader, Precision.choose(device, config.precision),
                              device, use_channels_last(config, device), config.flip_tta)
-    runs.save_outputs(paths, state, logits, labels, test_indices)
+    runs.save_outputs(paths, checkpoint, logits, labels, test_indices)
     log(f"recomputed {paths.predictions.name} and {paths.history.name} from the checkpoint of "
-        f"epoch {state['epoch']}")
+        f"epoch {checkpoint.epoch}")
 
 
 def previous_max_lr_source(paths: RunPaths) -> str:
-    """Where a resumed run's peak came from, as its meta.json recorded it."""
-    meta = runs.read_json(paths.meta) if paths.meta.is_file() else {}
-    return meta.get("max_lr_source", "LR range test")
+    """Where a resumed run's peak came from, as its meta.json recorded it (kits that did not
+    record it took it from the range test)."""
+    source = runs.load_meta(paths).max_lr_source
+    return "LR range test" if source == runs.UNKNOWN else source
 
 
-def start_meta(paths: RunPaths, resumed: bool) -> dict:
+def start_meta(paths: RunPaths, resumed: bool) -> Meta:
     """meta.json's record of when the run started (and, if so, was last resumed)."""
     now = time.strftime("%Y-%m-%d %H:%M:%S")
     if not resumed:
-        return {"started": now}
-    meta = runs.read_json(paths.meta) if paths.meta.is_file() else {"started": now}
-    return {**meta, "resumed": now}
+        return Meta(started=now)
+    meta = runs.load_meta(paths)
+    return dataclasses.replace(meta, started=meta.started or now, resumed=now)
 
 
 def load_model(run: runs.Run, device: Optional[torch.device] = None) -> ResNet18:
     """The run's trained model in eval mode, fp32, on `device` (CPU by default)."""
-    state = runs.load_checkpoint(run.paths.checkpoint)
+    checkpoint = runs.load_checkpoint(run.paths.checkpoint)
     runs.check_epochs(run.paths.root, history_json=run.final.get("epoch"),
-                      checkpoint_pt=state["epoch"])
-    num_classes = state["model"]["linear.weight"].shape[0]
+                      checkpoint_pt=checkpoint.epoch)
+    num_classes = checkpoint.model["linear.weight"].shape[0]
     model = ResNet18(run.config.width, num_classes)
     try:
-        model.load_state_dict(state["model"])
+        model.load_state_dict(checkpoint.model)
     except RuntimeError as err:
         raise EraskitError(f"{run.paths.checkpoint} does not fit a width-{run.config.width} "
                            f"ResNet-18 ({str(err).splitlines()[0]})") from None

@@ -37,7 +37,7 @@ def results_table(run: Run) -> str:
              "| epochs | width | device | max LR | final test acc | best test acc | "
              "median s/epoch |",
              "|---|---|---|---|---|---|---|",
-             f"| {len(h)} | {c.width} | {meta.get('device', '?')} | {meta.get('max_lr', 0):.3g} | "
+             f"| {len(h)} | {c.width} | {meta.device} | {meta.max_lr_shown} | "
              f"{h[-1]['test_acc']:.2%} | {best['test_acc']:.2%} (epoch {best['epoch']}) | "
              f"{median_seconds(h):.1f} |", "",
              "| epoch | lr | train loss | train acc | test loss | test acc | seconds |",
@@ -60,9 +60,9 @@ def comparison_table(run_dirs: Iterable[str | Path]) -> str:
         best = best_epoch(h)["test_acc"]
         lines.append(
             f"| {Path(run_dir).name} | {c.width} | {len(h)}/{c.epochs} | {c.batch_size} | "
-            f"{c.optimizer} | {m.get('max_lr', 0):.3g} "
-            f"({m.get('max_lr_source', '?')}) | {c.label_smoothing:g} | {c.cutout or 'off'} | "
-            f"{'yes' if c.flip_tta else 'no'} | {m.get('precision', '?')} | "
+            f"{c.optimizer} | {m.max_lr_shown} "
+            f"({m.max_lr_source}) | {c.label_smoothing:g} | {c.cutout or 'off'} | "
+            f"{'yes' if c.flip_tta else 'no'} | {m.precision} | "
             f"{h[-1]['test_acc']:.2%} | {best:.2%} | "
             f"{median_seconds(h):.1f} |")
     return "\n".join(lines) + "\n"

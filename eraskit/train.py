@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .config import Config
+from .config import Config, check_warm_up  # noqa: F401 (pipeline and notebook 02 use it here)
 from .errors import EraskitError
 from .hardware import Precision, use_channels_last
 
@@ -39,27 +39,19 @@ def make_optimizer(model: nn.Module, config: Config, lr: float) -> torch.optim.O
     return torch.optim.SGD(groups, lr=lr, momentum=config.momentum, nesterov=config.momentum > 0)
 
 
-def check_warm_up(config: Config, steps_per_epoch: int) -> None:
-    """Refuse a schedule whose warm-up would be a single step (or none)."""
-    total = config.epochs * steps_per_epoch
-    if config.pct_start * total <= 1:
-        raise EraskitError(f"{total} training step{'s' * (total != 1)} leave{'s' * (total == 1)} "
-                           f"OneCycle no warm-up: use more epochs, "
-                           f"more data or a smaller batch size")
-
-
 def make_scheduler(optimizer: torch.optim.Optimizer, config: Config, max_lr: float,
                    steps_per_epoch: int) -> torch.optim.lr_scheduler.OneCycleLR:
     """OneCycle, stepped once per batch: warm up from max_lr / div_factor to max_lr over
-    pct_start of the steps while momentum falls from config.momentum to config.base_momentum (or
-    stays put when config.momentum is lower), then anneal to a near-zero rate while momentum climbs back."""
+    pct_start of the steps while momentum falls from config.momentum to config.base_momentum
+    (or stays put when config.momentum is lower), then anneal to a near-zero rate while
+    momentum climbs back."""
     check_warm_up(config, steps_per_epoch)
     total = config.epochs * steps_per_epoch
     return torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=max_lr, total_steps=total,
         pct_start=config.pct_start, anneal_strategy=config.anneal, div_factor=config.div_factor,
-        final_div_factor=config.final_div_factor, base_momentum=min(config.base_momentum, config.momentum),
-        max_momentum=config.momentum)
+        final_div_factor=config.final_div_factor,
+        base_momentum=min(config.base_momentum, config.momentum), max_momentum=config.momentum)
 
 
 def lr_schedule(config: Config, max_lr: float, steps_per_epoch: int) -> np.ndarray:

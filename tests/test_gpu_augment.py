@@ -97,4 +97,4 @@ def test_a_run_trains_with_the_batch_path(tmp_path):
                        log=lambda *_: None)
     assert [row["epoch"] for row in run.history] == [1, 2, 3]
     assert run.config.gpu_augment == "on" and run.paths.predictions.is_file()
-    assert run.meta["augment"] == "whole batches on the device"
+    assert run.meta.augment == "whole batches on the device"

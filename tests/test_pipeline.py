@@ -6,7 +6,7 @@ import torch
 
 from eraskit import pipeline, runs, train
 from eraskit.errors import EraskitError
-from eraskit.lr_finder import safe_peak, suggest
+from eraskit.lr_finder import safe_peak, suggest, warm_up_steps
 from eraskit.runs import RunPaths
 from eraskit.train import TrainingDiverged
 from helpers import snapshot, tiny_config, without_timing
@@ -118,7 +118,7 @@ def test_resume_continues_from_the_last_epoch_and_matches_an_uninterrupted_run(
     interrupt_at(monkeypatch, stop_epoch=2)
     with pytest.raises(Interrupted):
         pipeline.fit(tiny_config(), data, out, **quiet)
-    assert runs.load_checkpoint(out / "checkpoint.pt")["epoch"] == 1
+    assert runs.load_checkpoint(out / "checkpoint.pt").epoch == 1
     assert [r["epoch"] for r in runs.read_json(out / "history.json")] == [1]
     monkeypatch.undo()
 
@@ -129,8 +129,8 @@ def test_resume_continues_from_the_last_epoch_and_matches_an_uninterrupted_run(
     # Augmentation and shuffling are functions of (seed, epoch, index): the same numbers.
     assert without_timing(run.history) == without_timing(trained_run.history)
     np.testing.assert_array_equal(run.predictions().logits, trained_run.predictions().logits)
-    resumed = runs.load_checkpoint(out / "checkpoint.pt")["model"]
-    reference = runs.load_checkpoint(trained_run.paths.checkpoint)["model"]
+    resumed = runs.load_checkpoint(out / "checkpoint.pt").model
+    reference = runs.load_checkpoint(trained_run.paths.checkpoint).model
     assert all(torch.equal(resumed[k], reference[k]) for k in reference)
 
 
@@ -157,7 +157,7 @@ def test_a_diverging_run_keeps_the_last_good_checkpoint(tmp_path, data, monkeypa
     out = tmp_path / "run"
     with pytest.raises(TrainingDiverged, match="epoch 2, batch 1"):
         pipeline.fit(tiny_config(), data, out, **quiet)
-    assert runs.load_checkpoint(out / "checkpoint.pt")["epoch"] == 1
+    assert runs.load_checkpoint(out / "checkpoint.pt").epoch == 1
     assert [r["epoch"] for r in runs.load_run(out).history] == [1]
 
 
@@ -177,8 +177,8 @@ def test_fit_uses_a_saved_range_test_scored_with_the_current_rule(tmp_path, data
     expected = suggest(lrs, raw, factor=3.0)["suggested_lr"]
     messages = []
     run = pipeline.fit(config, data, out, progress=False, log=messages.append)
-    assert run.meta["max_lr"] == pytest.approx(expected) != 123.0
-    assert run.meta["max_lr_source"] == "LR range test"
+    assert run.meta.max_lr == pytest.approx(expected) != 123.0
+    assert run.meta.max_lr_source == "LR range test"
     assert max(r["lr"] for r in run.history) <= expected
     assert any(f"max LR {expected:.3g} = 3 x" in m for m in messages)
 
@@ -208,8 +208,9 @@ def test_a_run_too_short_for_a_range_test_gets_the_safe_peak_and_says_so(tmp_pat
     config = tiny_config(max_lr=None, lr_iters=None, epochs=3)  # 12 steps: a sweep of 6
     messages = []
     run = pipeline.fit(config, data, tmp_path / "run", progress=False, log=messages.append)
-    assert run.meta["max_lr"] == safe_peak("sgd", config.batch_size)
-    assert run.meta["max_lr_source"] == "safe peak: run too short for a range test"
+    warm_up = warm_up_steps(config, run.meta.steps_per_epoch)
+    assert run.meta.max_lr == safe_peak("sgd", config.batch_size, warm_up)
+    assert run.meta.max_lr_source == "safe peak: run too short for a range test"
     assert any("too short for a range test" in m for m in messages)
     assert not (tmp_path / "run" / "lr_finder.json").exists()
     with pytest.raises(EraskitError, match="too short.*--max-lr"):
@@ -255,8 +256,8 @@ def test_resume_keeps_the_peak_rate_it_started_with(tmp_path, data, monkeypatch)
     runs.save_json(out / "lr_finder.json", {**found, "suggested_lr": 123.0})  # edited since
 
     run = pipeline.fit(config, data, out, resume=True, **quiet)
-    assert run.meta["max_lr"] == started_with == found["suggested_lr"]
-    assert run.meta["max_lr_source"] == source_before and "resumed" in run.meta
+    assert run.meta.max_lr == started_with == found["suggested_lr"]
+    assert run.meta.max_lr_source == source_before and run.meta.resumed
 
 
 def test_a_failed_start_leaves_no_settings_behind(tmp_path, data):

@@ -110,9 +110,9 @@ def test_an_fp16_run_trains_on_a_cpu_and_resumes_to_the_same_numbers(
     config = tiny_config(precision="fp16")
     reference = pipeline.fit(config, data, tmp_path / "reference", **quiet)
     assert [row["epoch"] for row in reference.history] == [1, 2, 3]
-    assert reference.meta["precision"] == "float16 autocast"
+    assert reference.meta.precision == "float16 autocast"
     assert all(np.isfinite(row["train_loss"]) for row in reference.history)
-    final = runs.load_checkpoint(reference.paths.checkpoint)["scaler"]
+    final = runs.load_checkpoint(reference.paths.checkpoint).scaler
     assert final["scale"] < 2.0**(8 + 12)  # at least one of the 12 steps overflowed
 
     real = pipeline.train_epoch
@@ -126,16 +126,16 @@ def test_an_fp16_run_trains_on_a_cpu_and_resumes_to_the_same_numbers(
     monkeypatch.setattr(pipeline, "train_epoch", stop_at_epoch_2)
     with pytest.raises(Interrupted):
         pipeline.fit(config, data, out, **quiet)
-    saved = runs.load_checkpoint(out / "checkpoint.pt")["scaler"]
+    saved = runs.load_checkpoint(out / "checkpoint.pt").scaler
     assert saved["scale"] > 2.0**8  # the scale grew in epoch 1: there is state to restore
     monkeypatch.setattr(pipeline, "train_epoch", real)
     resumed = pipeline.fit(config, data, out, resume=True, **quiet)
 
     assert without_timing(resumed.history) == without_timing(reference.history)
     np.testing.assert_array_equal(resumed.predictions().logits, reference.predictions().logits)
-    assert runs.load_checkpoint(out / "checkpoint.pt")["scaler"] == final
-    model = runs.load_checkpoint(out / "checkpoint.pt")["model"]
-    expected = runs.load_checkpoint(reference.paths.checkpoint)["model"]
+    assert runs.load_checkpoint(out / "checkpoint.pt").scaler == final
+    model = runs.load_checkpoint(out / "checkpoint.pt").model
+    expected = runs.load_checkpoint(reference.paths.checkpoint).model
     assert all(torch.equal(model[k], expected[k]) for k in expected)
 
 
