@@ -17,7 +17,9 @@ from pathlib import Path
 
 from . import config as cfg
 from .errors import EraskitError
-from .runs import Meta
+
+if typing.TYPE_CHECKING:
+    from .runs import Meta
 
 # Neither this module nor what it reads a run folder with (config, data, runs) imports torch:
 # bad flags and values are reported in a fraction of a second, before torch loads.
@@ -414,8 +416,8 @@ def check_images_allowed(args: argparse.Namespace, config: cfg.Config, run=None)
     if not getattr(args, "images", None) or args.force_images:
         return
     done = None if run is None else len(run.history)
-    meta = Meta() if run is None else run.meta
-    problem = cfg.not_the_assignment(config, done, meta.train_images, meta.test_images)
+    counts = (None, None) if run is None else (run.meta.train_images, run.meta.test_images)
+    problem = cfg.not_the_assignment(config, done, *counts)
     if problem:
         raise EraskitError(f"--images would replace the course's figures and README results "
                            f"with a run that is not the full assignment ({problem}); its "
