@@ -96,11 +96,14 @@ def plot_lr_finder(result: dict, caption: Optional[str] = None) -> plt.Figure:
         label = f"max LR = {result['factor']:.3g} x floor = {peak:.3g}"
         if result.get("capped"):
             label = f"max LR = the last rate the sweep survived: {peak:.3g}"
+    elif result.get("rule", "").startswith("a tenth"):  # diverged early, after a fall
+        label = f"max LR = a tenth of the lowest loss's rate: {peak:.3g}"
     else:
         label = f"max LR (safe fallback): {peak:.3g}"
     if result.get("min_loss_lr"):
+        smoothed = "smoothed " if result.get("evidence", "ok") != "diverged early" else ""
         ax.axvline(result["min_loss_lr"], color="0.4", ls=":",
-                   label=f"lowest smoothed loss at {result['min_loss_lr']:.3g}")
+                   label=f"lowest {smoothed}loss at {result['min_loss_lr']:.3g}")
     ax.axvline(peak, color="tab:red", ls="--", label=label)
     title = "LR range test"
     if result.get("warm_up_steps") and result.get("evidence", "ok") == "ok":
@@ -108,7 +111,9 @@ def plot_lr_finder(result: dict, caption: Optional[str] = None) -> plt.Figure:
     elif result.get("evidence") not in (None, "ok"):
         why = {"flat": "the loss never fell clearly", "still falling": "the loss still fell at "
                "the end", "diverged early": "it diverged too early"}.get(result["evidence"])
-        title += f": {why or result['evidence']}, so a safe peak"
+        then = "a tenth of its lowest loss's rate" if label.startswith("max LR = a tenth") \
+            else "a safe peak"
+        title += f": {why or result['evidence']}, so {then}"
     ax.set(title=title, xlabel="learning rate (log scale)", ylabel="training loss")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")

@@ -134,11 +134,15 @@ fig = plots.plot_lr_finder(result, captions.setup_caption(config, data))
 # larger steps (section 6). After the 485-step warm-up of the full assignment the best
 # measured peaks were about 50 times the floor; after warm-ups of 15-23 steps a few times.
 # Some sweeps carry no such evidence, and the kit then says so in one line and uses a safe
-# peak for the optimizer (SGD 0.05 per 128 images of the batch, Adam 1e-3 x the root of
-# batch / 128) instead of guessing: a *flat* sweep, whose loss never fell clearly; one whose
-# loss was *still falling* at its last rate; one that *diverged* before 10 steps; and a run
-# too short for a sweep at all. The step where a sweep diverged is left out, and the peak
-# never exceeds the last rate the sweep survived. The rule lives in `lr_finder.suggest`; the
+# peak for the optimizer instead of guessing: a *flat* sweep, whose loss never fell clearly;
+# one whose loss was *still falling* at its last rate; one that *diverged* before 10 steps;
+# and a run too short for a sweep at all. The safe peak for Adam is 1e-3 x the root of
+# batch / 128. For SGD it is 0.05 per 128 images of the batch (the linear scaling rule) once
+# the warm-up lasts 20 steps; after a shorter warm-up a large batch earns only part of that
+# share, because big steps need a gradual start (`lr_finder.safe_peak`). A sweep that fell
+# and then diverged before 10 steps gives a tenth of the rate at its lowest loss instead, if
+# that is lower. The step where a sweep diverged is left out, and the peak never exceeds the
+# last rate the sweep survived. The rule lives in `lr_finder.suggest`; the
 # factor's docstring gives the measurements it was chosen on, and `results/rule-bench/` how
 # it fares on cases it was not chosen on (within 1.5 points of the best peak in 6 of 10).
 

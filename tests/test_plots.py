@@ -94,6 +94,17 @@ def test_plot_lr_schedule_and_lr_finder():
     assert "the loss never fell clearly, so a safe peak" in fig.axes[0].get_title()
 
 
+def test_the_lr_finder_plot_of_a_sweep_that_fell_then_diverged_names_its_rule():
+    lrs = np.logspace(-4, 1, 10)[:9]
+    raw = [2.35, 2.35, 2.35, 2.33, 2.24, 1.96, 1.59, 2.75, 35.9]
+    result = {"lrs": lrs.tolist(), "raw_losses": raw, **suggest(lrs, raw, warm_up=5)}
+    fig = plots.plot_lr_finder(result)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert f"max LR = a tenth of the lowest loss's rate: {lrs[6] / 10:.3g}" in labels
+    assert f"lowest loss at {lrs[6]:.3g}" in labels
+    assert "diverged too early, so a tenth of its lowest loss's rate" in fig.axes[0].get_title()
+
+
 def test_the_schedule_plot_peaks_at_max_lr_on_whole_epochs():
     from eraskit.config import Config
     from eraskit.train import lr_schedule
