@@ -36,6 +36,7 @@ from eraskit.config import preset  # noqa: E402
 from eraskit.data import Cifar10, load_npz  # noqa: E402
 from eraskit.errors import EraskitError  # noqa: E402
 from eraskit.lr_finder import warm_up_steps  # noqa: E402
+from eraskit.runs import RunPaths, load_meta, read_json  # noqa: E402
 
 SGD_GRID = (0.025, 0.05, 0.1, 0.2, 0.4, 0.8)
 ADAM_GRID = (2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3, 8e-3)
@@ -220,11 +221,10 @@ def table(out: Path, cases) -> str:
             why = rule.get("error", "failed") if rule else "not run"
             lines.append(f"| {case.name} | | | {why} | | | | | | |")
             continue
-        sweep_file = out / case.name / "rule" / "lr_finder.json"
-        sweep = json.loads(sweep_file.read_text()) if sweep_file.is_file() else \
+        paths = RunPaths(out / case.name / "rule")
+        sweep = read_json(paths.lr_finder) if paths.lr_finder.is_file() else \
             {"lrs": [], "evidence": "run too short", "warm_up_steps": warm_up_steps(
-                case_config(case), json.loads((sweep_file.parent / "meta.json").read_text())
-                ["steps_per_epoch"])}
+                case_config(case), load_meta(paths).steps_per_epoch)}
         best = max(grid, key=grid.get)
         acc = rule["test_acc"] or 0.0
         gap = 100 * (grid[best] - acc)
