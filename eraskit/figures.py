@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 
 from . import plots, sanity
 from .captions import analysis_caption, caption, setup_caption
-from .config import Config
+from .config import CIFAR10_SIZES, Config, steps_per_epoch
 from .data import Cifar10
 from .errors import EraskitError
 from .gradcam import CLASS_FREE_METHODS, compute_cams, plot_gradcam_gallery
@@ -80,9 +80,10 @@ def schedule_figure(run: Run) -> plt.Figure:
 
 
 def run_steps_per_epoch(run: Run) -> int:
-    """Training steps per epoch of a run (older runs' meta.json lacks the count)."""
-    return run.meta.steps_per_epoch or max(1, (run.meta.train_images or 50000)
-                                           // run.config.batch_size)
+    """Training steps per epoch of a run (older runs' meta.json lacks the count: it is then
+    that of the images they trained on, or of all of CIFAR-10)."""
+    images = run.meta.train_images or CIFAR10_SIZES[0]
+    return run.meta.steps_per_epoch or steps_per_epoch(run.config, images)
 
 
 def save_figure(fig: plt.Figure, path: Path) -> Path:

@@ -80,3 +80,14 @@ def test_the_trust_check_returns_its_scores_and_writes_nothing(run_copy, data):
     assert {"mean_spearman", "layer3", "layer4", "random_maps"} <= set(scores)
     assert not results.run.paths.trust.exists() and not results.run.paths.figures.exists()
     plt.close(fig)
+
+
+def test_steps_per_epoch_of_a_run_whose_meta_lacks_them(trained_run):
+    from dataclasses import replace
+
+    meta = trained_run.meta
+    assert figures.run_steps_per_epoch(trained_run) == meta.steps_per_epoch == 4
+    older = replace(trained_run, meta=replace(meta, steps_per_epoch=None))
+    assert figures.run_steps_per_epoch(older) == 64 // 16  # from the images it trained on
+    oldest = replace(older, meta=replace(older.meta, train_images=None))
+    assert figures.run_steps_per_epoch(oldest) == 50_000 // 16  # all of CIFAR-10
