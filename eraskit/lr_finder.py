@@ -34,7 +34,8 @@ from torch import nn
 
 from .config import Config
 from .errors import EraskitError
-from .train import Precision, make_criterion, make_optimizer
+from .hardware import Precision
+from .train import make_criterion, make_optimizer
 
 # The sweep's rates, per optimizer: Adam's useful rates are about 100x smaller than SGD's.
 SWEEP_RANGE = {"sgd": (1e-4, 10.0), "adam": (1e-6, 1.0)}

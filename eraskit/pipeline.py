@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from . import augment, runs
-from .config import RANGE_TEST_IGNORES, RUNTIME_FIELDS, Config
+from .config import RANGE_TEST_IGNORES, RUNTIME_FIELDS, Config, check_warm_up
 from .data import Cifar10, take_subset
 from .errors import EraskitError
 from .health import collapse_note
@@ -25,7 +25,7 @@ from .lr_finder import (MIN_POINTS, SWEEP_CAP, SWEEP_FLOOR, range_test, rescore,
                         sweep_range, sweep_steps, warm_up_steps)
 from .model import ResNet18
 from .runs import Checkpoint, Meta, RunPaths
-from .train import check_warm_up, evaluate, make_train_state, predict, train_epoch
+from .train import evaluate, make_train_state, predict, train_epoch
 
 
 def build_model(config: Config, num_classes: int, device: torch.device) -> ResNet18:

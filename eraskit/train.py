@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .config import Config, check_warm_up  # noqa: F401 (pipeline and notebook 02 use it here)
+from .config import Config, check_warm_up
 from .errors import EraskitError
 from .hardware import Precision, use_channels_last
 

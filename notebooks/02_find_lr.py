@@ -45,7 +45,7 @@ from torch_lr_finder import LRFinder
 from eraskit import (augment, captions, colab, exercises, hardware, lr_finder, pipeline, plots,
                      train)
 from eraskit import notebook as nb
-from eraskit.config import preset
+from eraskit.config import check_warm_up, preset, steps_per_epoch
 from eraskit.data import load_cifar10, take_subset
 
 colab.show_errors_briefly()  # a problem with your settings prints one line saying what to change
@@ -96,7 +96,7 @@ RUN_DIR = colab.run_folder(RUN_DIR, drive=DRIVE)
 
 # %%
 kept, _ = take_subset(config, data)  # the training images of these settings
-train.check_warm_up(config, len(kept.x_train) // config.batch_size)  # whole batches an epoch
+check_warm_up(config, steps_per_epoch(config, len(kept.x_train)))
 
 # %% [markdown]
 # ## 2. Run the LR range test
