@@ -19,7 +19,8 @@ from . import config as cfg
 from .errors import EraskitError
 
 if typing.TYPE_CHECKING:
-    from .runs import Meta
+    from .data import Cifar10
+    from .runs import Meta, Run
 
 # Neither this module nor what it reads a run folder with (config, data, runs) imports torch:
 # bad flags and values are reported in a fraction of a second, before torch loads.
@@ -147,6 +148,7 @@ def add_run_folder_options(p: argparse.ArgumentParser, trained_run: bool) -> Non
 
 
 def add_images_options(p: argparse.ArgumentParser) -> None:
+    """--images and --force-images, with which run and analyse publish a run's figures."""
     p.add_argument("--images", help="also copy the figures to this folder and refresh the "
                                     "results table of the README.md beside it (only a "
                                     "complete run of the full assignment)")
@@ -155,6 +157,7 @@ def add_images_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_progress_options(p: argparse.ArgumentParser) -> None:
+    """--quiet and --progress (one or the other) for the commands that train."""
     bars = p.add_mutually_exclusive_group()
     bars.add_argument("--quiet", action="store_true", help="no progress bars")
     bars.add_argument("--progress", action="store_true",
@@ -357,7 +360,8 @@ def check_new_run(config: cfg.Config, out: str) -> None:
     cfg.check_warm_up(config, cfg.steps_per_epoch(config, config.subset))
 
 
-def load_data(path: str | None, config: cfg.Config | None = None, out: str | None = None):
+def load_data(path: str | None, config: cfg.Config | None = None,
+              out: str | None = None) -> Cifar10:
     """The data set: the .npz at `path`, else $ERASKIT_DATA, else the official download.
     With `config`, a new run in `out` is checked to have enough training images before torch
     loads, and a subset larger than the data is said to take all of it."""
@@ -374,16 +378,17 @@ def load_data(path: str | None, config: cfg.Config | None = None, out: str | Non
 
 def subset_notes(config: cfg.Config, train_images: int, test_images: int) -> list[str]:
     """A line for each subset larger than the data, which then uses all of it."""
-    return [f"--{name.replace('_', '-')} {size:,} is more than the {available:,} {split} images: "
-            f"using all {available:,}"
-            for name, size, available, split in (("subset", config.subset, train_images,
-                                                  "training"),
-                                                 ("test_subset", config.test_subset, test_images,
-                                                  "test"))
-            if size is not None and size > available]
+    notes = []
+    for name, split, available in (("subset", "training", train_images),
+                                   ("test_subset", "test", test_images)):
+        size = getattr(config, name)
+        if size is not None and size > available:
+            notes.append(f"{flag(name)} {size:,} is more than the {available:,} {split} images: "
+                         f"using all {available:,}")
+    return notes
 
 
-def write_analysis(args: argparse.Namespace, config: cfg.Config, data) -> None:
+def write_analysis(args: argparse.Namespace, config: cfg.Config, data: Cifar10) -> None:
     """Every figure of the run in --out; with --images, copies published beside the README."""
     from .figures import write_figures
     from .pipeline import load_model
@@ -410,7 +415,8 @@ def describe_published(figures: list[Path], images: Path) -> str:
     return f"{images}/ ({names}, results.md){beside}"
 
 
-def check_images_allowed(args: argparse.Namespace, config: cfg.Config, run=None) -> None:
+def check_images_allowed(args: argparse.Namespace, config: cfg.Config,
+                         run: Run | None = None) -> None:
     """Refuse --images for anything but a complete run of the full assignment (the course's
     published figures and results table), unless --force-images says it is meant."""
     if not getattr(args, "images", None) or args.force_images:
