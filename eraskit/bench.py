@@ -23,17 +23,18 @@ from .pipeline import build_model, describe_augment, make_train_loader
 from .train import make_train_state, train_epoch
 
 
-def _images(data: Cifar10, count: int) -> tuple[np.ndarray, np.ndarray]:
+def _pixels(data: Cifar10, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """`count` training pixels (uint8) and labels, the data repeated as often as needed."""
     reps = -(-count // len(data.x_train))
     return np.tile(data.x_train, (reps, 1, 1, 1))[:count], np.tile(data.y_train, reps)[:count]
 
 
-def time_kit(config: Config, images: np.ndarray, labels: np.ndarray, device: torch.device,
+def time_kit(config: Config, pixels: np.ndarray, labels: np.ndarray, device: torch.device,
              steps: int) -> tuple[float, str]:
     """Images per second of the kit's train_epoch over `steps` batches, after one warm-up
     pass, and where it augmented (see pipeline.describe_augment)."""
     model = build_model(config, 10, device)
-    loader = make_train_loader(images, labels, config, device)
+    loader = make_train_loader(pixels, labels, config, device)
     state = make_train_state(model, config, max_lr=0.01 * config.div_factor,  # a rate of 0.01
                              steps_per_epoch=len(loader), device=device, constant_lr=True)
     loader.sampler.set_epoch(1)
@@ -46,7 +47,7 @@ def time_kit(config: Config, images: np.ndarray, labels: np.ndarray, device: tor
     return steps * config.batch_size / (time.perf_counter() - start), describe_augment(loader)
 
 
-def time_reference(config: Config, images: np.ndarray, labels: np.ndarray,
+def time_reference(config: Config, pixels: np.ndarray, labels: np.ndarray,
                    device: torch.device, steps: int) -> float:
     """Images per second of the original loop over `steps` batches, after one warm-up step."""
     torch.manual_seed(config.seed)
@@ -56,11 +57,11 @@ def time_reference(config: Config, images: np.ndarray, labels: np.ndarray,
     transform = augment.train_transform(config)
     losses = []  # the original kept every loss tensor alive for the whole run
     batch = config.batch_size
-    order = np.random.default_rng(config.seed).permutation(len(images))
+    order = np.random.default_rng(config.seed).permutation(len(pixels))
 
     def step(k: int) -> None:
-        idx = order[(k * batch) % len(images):][:batch]
-        x = torch.stack([transform(image=images[i])["image"] for i in idx]).to(device)
+        idx = order[(k * batch) % len(pixels):][:batch]
+        x = torch.stack([transform(image=pixels[i])["image"] for i in idx]).to(device)
         y = torch.as_tensor(labels[idx]).to(device)
         loss = criterion(model(x), y)
         optimizer.zero_grad()
@@ -88,9 +89,9 @@ def benchmark(config: Config, data: Cifar10, steps: int = 3) -> str:
     if steps < 1:
         raise EraskitError(f"steps must be at least 1, got {steps}")
     device = resolve_device(config.device)
-    images, labels = _images(data, steps * config.batch_size)
-    reference = time_reference(config, images, labels, device, steps)
-    kit, augmented = time_kit(config, images, labels, device, steps)
+    pixels, labels = _pixels(data, steps * config.batch_size)
+    reference = time_reference(config, pixels, labels, device, steps)
+    kit, augmented = time_kit(config, pixels, labels, device, steps)
     return json.dumps({
         "width": config.width, "batch_size": config.batch_size, "steps": steps,
         "device": str(device), "kit_precision": str(Precision.choose(device, config.precision)),

@@ -79,8 +79,8 @@ def synthetic_cifar(n_train: int = 64, n_test: int = 32, seed: int = 0) -> Cifar
     def split(n: int) -> tuple[np.ndarray, np.ndarray]:
         labels = rng.permutation(np.arange(n) % 10)
         noise = rng.integers(-40, 41, (n, 32, 32, 3))
-        images = np.clip(templates[labels] + noise, 0, 255).astype(np.uint8)
-        return images, labels.astype(np.int64)
+        pixels = np.clip(templates[labels] + noise, 0, 255).astype(np.uint8)
+        return pixels, labels.astype(np.int64)
 
     (x_train, y_train), (x_test, y_test) = split(n_train), split(n_test)
     return Cifar10(x_train, y_train, x_test, y_test, CLASSES, "synthetic")

@@ -8,9 +8,9 @@ from eraskit.data import CLASSES, Cifar10
 
 def tiny_data(count: int = 32) -> Cifar10:
     rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (count, 32, 32, 3), dtype=np.uint8)
+    pixels = rng.integers(0, 256, (count, 32, 32, 3), dtype=np.uint8)
     labels = rng.integers(0, 10, count)
-    return Cifar10(images, labels, images[:8], labels[:8], CLASSES, "synthetic")
+    return Cifar10(pixels, labels, pixels[:8], labels[:8], CLASSES, "synthetic")
 
 
 def test_benchmark_prints_one_json_line_with_the_agreed_keys():
@@ -37,5 +37,5 @@ def test_the_ratio_is_the_kits_throughput_over_the_references(monkeypatch):
 
 
 def test_benchmark_tiles_a_small_data_set_to_fill_the_timed_steps():
-    images, labels = bench._images(tiny_data(5), 12)
-    assert images.shape == (12, 32, 32, 3) and labels.shape == (12,)
+    pixels, labels = bench._pixels(tiny_data(5), 12)
+    assert pixels.shape == (12, 32, 32, 3) and labels.shape == (12,)

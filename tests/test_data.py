@@ -163,10 +163,10 @@ def test_subset_returns_the_kept_test_indices(data):
 
 
 def test_channel_stats():
-    images = np.zeros((2, 4, 4, 3), dtype=np.uint8)
-    images[0, ..., 0] = 255  # red: half the pixels 1, half 0
-    images[:, ..., 1] = 51  # green: constant 0.2
-    mean, std = channel_stats(images)
+    pixels = np.zeros((2, 4, 4, 3), dtype=np.uint8)
+    pixels[0, ..., 0] = 255  # red: half the pixels 1, half 0
+    pixels[:, ..., 1] = 51  # green: constant 0.2
+    mean, std = channel_stats(pixels)
     np.testing.assert_allclose(mean, [0.5, 0.2, 0.0])
     np.testing.assert_allclose(std, [0.5, 0.0, 0.0], atol=1e-12)
 

@@ -28,10 +28,10 @@ from eraskit.config import Config  # noqa: E402
 from eraskit.data import load_cifar10  # noqa: E402
 
 
-def images_per_second(images, labels, workers: int, batch_size: int) -> float:
+def images_per_second(pixels, labels, workers: int, batch_size: int) -> float:
     """Augmented images a second out of the DataLoader, warm-up batch excluded."""
     config = Config(workers=workers, batch_size=batch_size)
-    loader = augment.train_loader(images, labels, config, torch.device("cpu"))
+    loader = augment.train_loader(pixels, labels, config, torch.device("cpu"))
     loader.sampler.set_epoch(1)
     batches = iter(loader)
     next(batches)  # warm-up: worker start, first prefetch
@@ -50,10 +50,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     data = load_cifar10(args.data)
-    images, labels = data.x_train[:args.images], data.y_train[:args.images]
+    pixels, labels = data.x_train[:args.images], data.y_train[:args.images]
     for workers in args.workers:
-        rate = images_per_second(images, labels, workers, args.batch_size)
-        print(json.dumps({"workers": workers, "images": len(images), "img_per_s": round(rate, 1),
+        rate = images_per_second(pixels, labels, workers, args.batch_size)
+        print(json.dumps({"workers": workers, "images": len(pixels), "img_per_s": round(rate, 1),
                           "cpu": platform.processor() or platform.machine(),
                           "cores": len(os.sched_getaffinity(0)), "torch": torch.__version__}),
               flush=True)
