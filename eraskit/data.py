@@ -6,11 +6,14 @@ import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
 from .errors import EraskitError
+
+if TYPE_CHECKING:
+    from .config import Config
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # Per-channel statistics of the official training set, pixel values scaled to [0, 1].
@@ -143,14 +146,14 @@ def subset(data: Cifar10, train_size: Optional[int], test_size: Optional[int],
     return kept, test_idx
 
 
-def take_subset(config, data: Cifar10) -> tuple[Cifar10, np.ndarray]:
+def take_subset(config: Config, data: Cifar10) -> tuple[Cifar10, np.ndarray]:
     """The config's subset of the data (config.subset, config.test_subset, config.seed), after
     check_train_size; also returns the indices of the kept test images."""
     check_train_size(config, len(data.x_train), len(data.classes))
     return subset(data, config.subset, config.test_subset, config.seed)
 
 
-def check_train_size(config, available: int, num_classes: int) -> None:
+def check_train_size(config: Config, available: int, num_classes: int) -> None:
     """Refuse a training set that cannot train: fewer images than classes, or than one batch."""
     n = available if config.subset is None else min(config.subset, available)
     if n < num_classes:

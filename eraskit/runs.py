@@ -143,6 +143,7 @@ class Meta:
 
     @classmethod
     def from_dict(cls, values: dict) -> "Meta":
+        """The record of meta.json's dict: the keys it knows as fields, the rest in others."""
         names = {f.name for f in fields(cls)} - {"others"}
         return cls(**{k: v for k, v in values.items() if k in names},
                    others={k: v for k, v in values.items() if k not in names})
@@ -150,10 +151,17 @@ class Meta:
 
 def load_meta(paths: RunPaths) -> Meta:
     """The run's meta.json as a Meta (all defaults when there is none yet)."""
-    return Meta.from_dict(read_json(paths.meta)) if paths.meta.is_file() else Meta()
+    if not paths.meta.is_file():
+        return Meta()
+    values = read_json(paths.meta)
+    if not isinstance(values, dict):
+        raise EraskitError(f"{paths.meta} is not a JSON object: restore it, or delete it to "
+                           f"load the run with its device, data and peak unknown")
+    return Meta.from_dict(values)
 
 
 def save_meta(paths: RunPaths, meta: Meta) -> None:
+    """Write `meta` as the run's meta.json (atomically, as every file of the run)."""
     save_json(paths.meta, meta.to_dict())
 
 

@@ -175,6 +175,13 @@ def test_meta_fields_a_file_lacks_say_unknown(tmp_path):
     assert runs.read_json(paths.meta) == {"started": "2024-05-01 10:00:00"}  # no "?" written
 
 
+def test_a_meta_json_that_is_no_object_is_one_line(tmp_path):
+    paths = RunPaths(tmp_path)
+    runs.save_json(paths.meta, ["not", "a", "record"])
+    with pytest.raises(EraskitError, match="meta.json is not a JSON object: restore it"):
+        runs.load_meta(paths)
+
+
 def test_load_run_of_a_folder_without_a_run_says_what_to_do(tmp_path):
     with pytest.raises(EraskitError, match="holds no run.*eraskit run --preset"):
         runs.load_run(tmp_path / "empty")
