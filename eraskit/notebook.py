@@ -83,7 +83,7 @@ def analysis_data(run: Run, data: Optional[str] = None) -> Cifar10:
 
 def require_run(run_dir: str | os.PathLike) -> Run:
     """The trained run in `run_dir`; if there is none, an EraskitError naming the notebook
-    to run first (shown as one line after show_errors_briefly)."""
+    to run first (shown as one line after colab.show_errors_briefly)."""
     paths = RunPaths(Path(run_dir))
     if not (paths.config.is_file() and paths.checkpoint.is_file()
             and paths.predictions.is_file()):
