@@ -125,7 +125,7 @@ fig = plots.plot_image_grid(np.stack(versions) / 255, titles,
 # %%
 mean, std = channel_stats(data.x_train)
 tables.table(["channel", "mean of these images", "MEAN (constant)", "std of these images",
-          "STD (constant)"], zip("RGB", mean, MEAN, std, STD))
+              "STD (constant)"], zip("RGB", mean, MEAN, std, STD))
 
 # %% [markdown]
 # ## Exercises

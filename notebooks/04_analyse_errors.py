@@ -98,7 +98,7 @@ np.add.at(counts, (labels, preds), 1)  # counts[true, pred] += 1 for every test 
 per_class = counts.diagonal() / counts.sum(axis=1)
 print(f"{counts.trace()} of {counts.sum()} test images right")
 tables.table(["class", "test images", "right", "accuracy"],
-         zip(results.classes, counts.sum(axis=1), counts.diagonal(), per_class))
+             zip(results.classes, counts.sum(axis=1), counts.diagonal(), per_class))
 
 # %% [markdown]
 # ## 4. Confusion matrix

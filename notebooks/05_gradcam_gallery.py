@@ -140,10 +140,11 @@ fig = figures.gradcam_gallery(results, count=10)
 # %%
 fig, trust = figures.trust_check(results, count=10)
 runs.save_json(run.paths.trust, trust)  # kept in the run folder as trust.json
-tables.table(["check", "value"], [("Spearman rho, trained vs random maps", trust["mean_spearman"]),
-                              ("ROAD, layer3 maps", trust["layer3"]),
-                              ("ROAD, layer4 maps", trust["layer4"]),
-                              ("ROAD, random maps", trust["random_maps"])])
+tables.table(["check", "value"],
+             [("Spearman rho, trained vs random maps", trust["mean_spearman"]),
+              ("ROAD, layer3 maps", trust["layer3"]),
+              ("ROAD, layer4 maps", trust["layer4"]),
+              ("ROAD, random maps", trust["random_maps"])])
 
 # %% [markdown]
 # ## 5. Explore
