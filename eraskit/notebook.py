@@ -6,11 +6,10 @@ run and data set that the analysis notebooks read.
 from __future__ import annotations
 
 import os
-from dataclasses import fields
 from pathlib import Path
 from typing import Any, Optional
 
-from .config import Config, field_type, parse_text
+from .config import FIELDS, field_type, parse_text
 from .data import Cifar10, load_cifar10, npz_path
 from .errors import EraskitError
 from .runs import Run, RunPaths, load_run
@@ -23,7 +22,7 @@ OTHER_PARAMETERS = {"PRESET", "DATA", "CACHE", "RUN_DIR", "DRIVE", "IMAGE"}
 
 def _parameter_type(name: str, default: Any) -> tuple[type, bool]:
     """(type, whether None is allowed) of a parameter: its Config field's, else its default's."""
-    if name.lower() in {f.name for f in fields(Config)}:
+    if name.lower() in FIELDS:
         return field_type(name.lower())
     return (str if default is None else type(default)), default is None
 
@@ -54,7 +53,7 @@ def from_env(name: str, default: Any) -> Any:
 def known_parameters() -> set[str]:
     """Every NAME the kit reads from $ERASKIT_<NAME>: the Config fields, the notebooks' other
     parameters, and the data and cache locations."""
-    return {f.name.upper() for f in fields(Config)} | OTHER_PARAMETERS
+    return {name.upper() for name in FIELDS} | OTHER_PARAMETERS
 
 
 def report_unknown_env() -> list[str]:
