@@ -24,7 +24,9 @@
 # trains a copy, so the network that notebook 03 trains starts from scratch.
 #
 # On Colab, pick a GPU first (Runtime > Change runtime type > GPU): the full test takes
-# seconds there and minutes on a CPU.
+# seconds there. On a CPU the full preset's 100 steps at batch 512 and width 64 take about
+# half an hour (two cores): set `PRESET = "cpu"` below for a narrow network on a fifth of the
+# data, whose test takes a few minutes.
 
 # %% [markdown]
 # ## Setup
@@ -119,7 +121,10 @@ result = pipeline.find_lr(config, data, RUN_DIR)
 # network. The orange line marks where the descent reached its *floor*; the red line is the
 # peak rate the run will use, the floor times a factor given in the title; the dotted line
 # is the lowest point of the average, which on a long flat floor is chance and so is not
-# used.
+# used. A sweep that carries no evidence looks different: no green stretch and no orange
+# line, a title that says why (for example "the loss never fell clearly, so a safe peak"),
+# and a red line at the safe peak of section 4. Small runs, such as the smoke preset's, often
+# give such a sweep.
 
 # %%
 fig = plots.plot_lr_finder(result, captions.setup_caption(config, data))
