@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import shlex
 import sys
 import typing
 from pathlib import Path
@@ -74,7 +75,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def shown(name: str, value: typing.Any) -> str:
-    """A setting's value as --help shows it."""
+    """A setting's value as the messages show it."""
     if value is None:
         return NONE_MEANS.get(name, "none")
     if isinstance(value, bool):
@@ -82,13 +83,19 @@ def shown(name: str, value: typing.Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def help_value(name: str, value: typing.Any) -> str:
+    """A setting's value as --help shows it: None as `none`, the word that asks for it (the
+    help line says what it chooses)."""
+    return "none" if value is None else shown(name, value)
+
+
 def preset_values(name: str) -> str:
     """A field's value in the presets: "[default: 4]", or "[full: 100, smoke: 20, cpu: 40]"."""
     default = cfg.FIELDS[name].default
     values = {preset: overrides.get(name, default) for preset, overrides in cfg.PRESETS.items()}
-    if len({shown(name, v) for v in values.values()}) == 1:
-        return f"[default: {shown(name, default)}]"
-    return "[" + ", ".join(f"{preset}: {shown(name, v)}" for preset, v in values.items()) + "]"
+    if len({help_value(name, v) for v in values.values()}) == 1:
+        return f"[default: {help_value(name, default)}]"
+    return "[" + ", ".join(f"{preset}: {help_value(name, v)}" for preset, v in values.items()) + "]"
 
 
 def flag(name: str) -> str:
@@ -97,10 +104,20 @@ def flag(name: str) -> str:
 
 
 def converter(name: str) -> typing.Callable[[str], typing.Any]:
-    """The flag's text as the field's value (config.parse_value, as the notebooks read it)."""
+    """The flag's text as the field's value (config.parse_value, as the notebooks read it). A
+    bad value of a field that may be None says that `none` is accepted too."""
+    kind = cfg.field_type(name)[0].__name__
+    none = cfg.none_means(name)
+
     def convert(text: str) -> typing.Any:
-        return cfg.parse_value(name, text)
-    convert.__name__ = cfg.field_type(name)[0].__name__  # argparse: "invalid int value: 'x'"
+        try:
+            return cfg.parse_value(name, text)
+        except ValueError:
+            if not none:
+                raise
+            raise argparse.ArgumentTypeError(f"invalid {kind} value: {text!r} (a {kind}, or "
+                                             f"none = {none})") from None
+    convert.__name__ = kind  # argparse: "invalid int value: 'x'"
     return convert
 
 
@@ -109,7 +126,8 @@ def add_setting(group, name: str, trained_run: bool) -> None:
     trained run, the run's own). Left out, it is absent from the parsed arguments."""
     kind, _ = cfg.field_type(name)
     values = "[default: the run's]" if trained_run else preset_values(name)
-    text = f"{cfg.field_help(name)} {values}".replace("%", "%%")
+    none = f" (none = {cfg.none_means(name)})" if cfg.none_means(name) else ""
+    text = f"{cfg.field_help(name)}{none} {values}".replace("%", "%%")
     if kind is bool:
         group.add_argument(flag(name), action=argparse.BooleanOptionalAction,
                            default=argparse.SUPPRESS, help=text)
@@ -219,6 +237,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     if extra:
         command = parser.commands[args.command]
         command.error(unknown_flags(args.command, command, extra))
+    args.argv = list(argv)  # as given: what to run again after an interrupt
     return args
 
 
@@ -237,15 +256,85 @@ def make_config(args: argparse.Namespace) -> cfg.Config:
         return cfg.preset(args.preset).replace(**given)
     from .runs import load_run
     saved = load_run(args.out).config
-    changed = [k for k in sorted(given) if k not in cfg.GRADCAM_FIELDS + cfg.RUNTIME_FIELDS
-               and getattr(saved, k) != given[k]]
+    config = saved.replace(**given)
+    changed = cfg.changed_fields(saved, config, KEPT_ON_RESUME)
     if changed:
-        listed = ", ".join(f"{flag(k)} {shown(k, given[k])} "
-                           f"(the run: {shown(k, getattr(saved, k))})" for k in changed)
-        those = "those flags" if len(changed) > 1 else "that flag"
-        raise EraskitError(f"{args.out} was trained with other settings: {listed}; drop "
-                           f"{those} or use a new --out")
-    return saved.replace(**given)
+        raise EraskitError(other_settings(args.out, saved, config, changed, given))
+    return config
+
+
+# What may differ from the run's settings when a run is continued: how it runs, what is mapped.
+KEPT_ON_RESUME = cfg.GRADCAM_FIELDS + cfg.RUNTIME_FIELDS
+
+
+def other_settings(out: str, saved: cfg.Config, config: cfg.Config, changed: list[str],
+                   given: dict[str, typing.Any], preset: str | None = None) -> str:
+    """The refusal of `config`, whose settings `changed` differ from those the run in `out`
+    was trained with (`saved`), in one line naming each ("--epochs 4 (the run: 3)"): first
+    the flags `given`, then the values of --preset `preset`, with the preset that gives the
+    run's values if one does."""
+    def listed(names: list[str]) -> str:
+        return ", ".join(f"{flag(k)} {shown(k, getattr(config, k))} "
+                         f"(the run: {shown(k, getattr(saved, k))})" for k in names)
+
+    flags = [k for k in changed if k in given]
+    from_preset = [k for k in changed if k not in given]
+    said, advice = [], []
+    if flags:
+        said.append(listed(flags))
+        advice.append(f"drop {'those flags' if len(flags) > 1 else 'that flag'}")
+    if from_preset:
+        said.append(f"{'and ' * bool(flags)}from --preset {preset}, {listed(from_preset)}")
+        match = run_preset(saved, {k: v for k, v in given.items() if k not in flags})
+        advice.append(f"give --preset {match}" if match else "give the run's values as flags")
+    return (f"{out} holds a run trained with other settings: {', '.join(said)}: "
+            f"{' and '.join(advice)}, or use another run folder (--out)")
+
+
+def run_preset(saved: cfg.Config, given: dict[str, typing.Any]) -> str | None:
+    """The preset that, with the flags given, makes the run's settings (None if none does)."""
+    for name in cfg.PRESETS:
+        try:
+            config = cfg.preset(name).replace(**given)
+        except EraskitError:
+            continue
+        if not cfg.changed_fields(saved, config, KEPT_ON_RESUME):
+            return name
+    return None
+
+
+def check_existing_run(args: argparse.Namespace, config: cfg.Config) -> None:
+    """A new run (no --resume) in a folder that holds a trained one, refused before the data
+    and torch load: naming the settings that differ from the run's, else saying how far it got
+    and what to do (--resume, or analyse a finished run). pipeline.fit refuses the same, late,
+    for the notebooks. A folder another process is training in is reported as in use."""
+    from .runs import RunPaths, load_run, writing
+
+    paths = RunPaths(Path(args.out))
+    if args.resume or not (paths.checkpoint.is_file() and paths.config.is_file()):
+        return
+    with writing(paths.root):  # refused while another process holds it: it is in use
+        run = load_run(paths.root)
+    changed = cfg.changed_fields(run.config, config, KEPT_ON_RESUME)
+    if changed:
+        raise EraskitError(other_settings(args.out, run.config, config, changed,
+                                          given_settings(args), args.preset))
+    done, epochs = len(run.history), run.config.epochs
+    if done >= epochs:
+        raise EraskitError(f"{args.out} holds a run that has finished all {epochs} epochs: "
+                           f"analyse it (python -m eraskit analyse --out {args.out}), or train "
+                           f"another run in another folder (--out)")
+    raise EraskitError(f"{args.out} holds a run trained for {done} of {epochs} epochs: continue "
+                       f"it with --resume, or use another run folder (--out)")
+
+
+def check_device(config: cfg.Config) -> None:
+    """An unavailable --device, refused before the data loads (torch loads here only for a
+    device named: cuda or mps)."""
+    if config.device in ("auto", "cpu"):
+        return
+    from .hardware import resolve_device
+    resolve_device(config.device)
 
 
 def show_progress(args: argparse.Namespace) -> bool:
@@ -264,9 +353,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"eraskit: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        again = "continue with --resume" if args.command in ("run", "train") else "run it again"
-        print(f"eraskit: interrupted; {again}", file=sys.stderr)
+        print(f"eraskit: {interrupted(args)}", file=sys.stderr)
         return 130
+
+
+def interrupted(args: argparse.Namespace) -> str:
+    """What an interrupt leaves, in one line: for run and train, the epochs its checkpoint
+    keeps and the whole command that continues the run (or, with none saved yet, the one that
+    starts it again)."""
+    if args.command not in ("run", "train"):
+        return "interrupted; run it again"
+    from .runs import RunPaths, load_checkpoint
+
+    paths = RunPaths(Path(args.out))
+    if not paths.checkpoint.is_file():
+        again = shlex.join(["python", "-m", "eraskit", *args.argv])
+        return f"interrupted before the first epoch was saved; start again with `{again}`"
+    command = ["python", "-m", "eraskit", args.command, "--resume", "--out", args.out]
+    command += ["--data", args.data] if args.data else []
+    try:
+        checkpoint = load_checkpoint(paths.checkpoint)
+        kept = f"{checkpoint.epoch} of {checkpoint.config.epochs} epochs kept in {args.out}"
+    except EraskitError:
+        kept = f"the last epoch saved is in {args.out}"
+    return f"interrupted; {kept}: continue with `{shlex.join(command)}`"
 
 
 def compare(args: argparse.Namespace) -> int:
@@ -285,6 +395,7 @@ def compare(args: argparse.Namespace) -> int:
 def bench(args: argparse.Namespace) -> int:
     """Print the throughput benchmark as one JSON line."""
     config = make_config(args)
+    check_device(config)
     data = load_data(args.data)
     from .bench import benchmark
     print(benchmark(config, data, steps=args.steps))
@@ -295,6 +406,7 @@ def find_lr(args: argparse.Namespace) -> int:
     """The LR range test alone, saved in the run folder with its figure."""
     config = make_config(args)
     check_new_run(config, args.out)
+    check_device(config)
     data = load_data(args.data, config, args.out)
     from . import pipeline
     from .figures import write_lr_finder_figure
@@ -311,7 +423,9 @@ def train(args: argparse.Namespace) -> int:
     config = make_config(args)
     if args.command == "run":
         check_images_allowed(args, config)  # before hours of training, not after
+    check_existing_run(args, config)
     check_new_run(config, args.out)
+    check_device(config)
     data = load_data(args.data, config, args.out)
     from . import pipeline
     pipeline.fit(config, data, args.out, resume=args.resume, progress=show_progress(args))

@@ -34,13 +34,14 @@ RANGES = {
 
 
 def _field(default: Any, help: str, section: str, choices: tuple[str, ...] = (),
-           within: str = "") -> Any:
+           within: str = "", none: str = "") -> Any:
     """A Config field with its one-line help (--help shows it), its --help section, the
-    values it may take (`choices`) and the range of a number (`within`, a key of RANGES;
-    None, where allowed, is always in range)."""
+    values it may take (`choices`), the range of a number (`within`, a key of RANGES;
+    None, where allowed, is always in range) and, for a field that may be None, what None
+    (`none` on the command line) chooses, in words."""
     assert not within or within in RANGES, within
     return dataclasses.field(default=default, metadata={
-        "help": help, "section": section, "choices": choices, "within": within})
+        "help": help, "section": section, "choices": choices, "within": within, "none": none})
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,10 @@ class Config:
     """A run's settings. Saved as config.json inside the run and read back, never repeated."""
 
     # data
-    subset: Optional[int] = _field(None, "training images to use (class-balanced, seeded; "
-                                         "all = 50,000)", DATA, within="positive")
-    test_subset: Optional[int] = _field(None, "test images to use (all = 10,000)", DATA,
-                                        within="positive")
+    subset: Optional[int] = _field(None, "training images to use, class-balanced and seeded",
+                                   DATA, within="positive", none="all 50,000")
+    test_subset: Optional[int] = _field(None, "test images to use", DATA, within="positive",
+                                        none="all 10,000")
     # model
     width: int = _field(64, "channels of the first stage; 64 is the standard ResNet-18 "
                             "(11.2M parameters); 16 needs 16x fewer operations", MODEL,
@@ -61,8 +62,8 @@ class Config:
     batch_size: int = _field(512, "images per training step", OPTIMISATION, within="positive")
     optimizer: str = _field("sgd", "sgd (Nesterov momentum) or adam", OPTIMISATION,
                             choices=("sgd", "adam"))
-    max_lr: Optional[float] = _field(None, "OneCycle's peak rate (range test = the LR range "
-                                           "test's suggestion)", OPTIMISATION, within="positive")
+    max_lr: Optional[float] = _field(None, "OneCycle's peak rate", OPTIMISATION,
+                                     within="positive", none="the LR range test's suggestion")
     momentum: float = _field(0.9, "SGD momentum (Adam's beta1); OneCycle lowers it to "
                                   "base_momentum, if above, while the rate rises", OPTIMISATION,
                              within="[0, 1)")
@@ -99,17 +100,17 @@ class Config:
                                       "off, or auto = on for a GPU with 4 CPU cores or fewer",
                               AUGMENTATION, choices=("auto", "on", "off"))
     # LR range test (torch-lr-finder)
-    lr_start: Optional[float] = _field(None, "the range test's first rate (default: 1e-4 for "
-                                             "SGD, 1e-6 for Adam)", RANGE_TEST, within="positive")
-    lr_end: Optional[float] = _field(None, "the range test's last rate, reached exponentially "
-                                           "(default: 10 for SGD, 1 for Adam)", RANGE_TEST,
-                                     within="positive")
-    lr_iters: Optional[int] = _field(None, "training steps of the range test (default: a "
-                                           "quarter of the run's steps, 20 to 100, at most "
-                                           "half of them)", RANGE_TEST)
+    lr_start: Optional[float] = _field(None, "the range test's first rate", RANGE_TEST,
+                                       within="positive", none="1e-4 for SGD, 1e-6 for Adam")
+    lr_end: Optional[float] = _field(None, "the range test's last rate, reached exponentially",
+                                     RANGE_TEST, within="positive",
+                                     none="10 for SGD, 1 for Adam")
+    lr_iters: Optional[int] = _field(None, "training steps of the range test", RANGE_TEST,
+                                     none="a quarter of the run's steps, 20 to 100, at most "
+                                          "half of them")
     lr_factor: Optional[float] = _field(None, "max LR = this x the rate where the range test's "
-                                              "loss reached its floor (default: grows with "
-                                              "OneCycle's warm-up)", RANGE_TEST, within="positive")
+                                              "loss reached its floor", RANGE_TEST,
+                                        within="positive", none="grows with OneCycle's warm-up")
     # 5, torch-lr-finder's own default: past it the curve says nothing.
     lr_diverge_at: float = _field(5.0, "the range test stops once a loss exceeds this multiple "
                                        "of the lowest so far", RANGE_TEST, within="above 1")
@@ -168,6 +169,12 @@ CHOICES = {name: f.metadata["choices"] for name, f in FIELDS.items() if f.metada
 def field_help(name: str) -> str:
     """A Config field's one-line help."""
     return FIELDS[name].metadata["help"]
+
+
+def none_means(name: str) -> str:
+    """What None (`none` on the command line) chooses for a field, in words ("" for a field
+    that cannot be None)."""
+    return FIELDS[name].metadata["none"]
 
 
 def sections() -> dict[str, list[str]]:
@@ -238,6 +245,19 @@ GRADCAM_FIELDS = ("cam_method", "cam_layer")  # what the analysis maps; a traine
 # the run. gpu_augment among them: the range test always augments with albumentations.)
 RANGE_TEST_IGNORES = (SCHEDULE_SHAPE_FIELDS + EVALUATION_FIELDS + GRADCAM_FIELDS
                       + ("lr_factor", "gpu_augment"))
+
+
+def changed_fields(a: Config, b: Config, ignore: tuple[str, ...] = RUNTIME_FIELDS) -> list[str]:
+    """The fields outside `ignore` (by default, the training settings) that differ between two
+    configs, in the class's order."""
+    return [name for name in FIELDS if name not in ignore and getattr(a, name) != getattr(b, name)]
+
+
+def differences(a: Config, b: Config, a_name: str, b_name: str,
+                ignore: tuple[str, ...] = RUNTIME_FIELDS) -> str:
+    """changed_fields in words ("" if none): "epochs: 3 in the checkpoint, 5 in config.json"."""
+    return "; ".join(f"{name}: {getattr(a, name)!r} in {a_name}, {getattr(b, name)!r} in {b_name}"
+                     for name in changed_fields(a, b, ignore))
 
 
 def same_training(a: Config, b: Config) -> bool:

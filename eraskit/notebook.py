@@ -80,11 +80,23 @@ def analysis_data(run: Run, data: Optional[str] = None) -> Cifar10:
     return load_cifar10(data)
 
 
+def holds_trained_run(folder: Path) -> bool:
+    """Whether `folder` holds a trained run: its settings, checkpoint and predictions."""
+    paths = RunPaths(folder)
+    return (paths.config.is_file() and paths.checkpoint.is_file()
+            and paths.predictions.is_file())
+
+
 def require_run(run_dir: str | os.PathLike) -> Run:
-    """The trained run in `run_dir`; if there is none, an EraskitError naming the notebook
-    to run first (shown as one line after colab.show_errors_briefly)."""
-    paths = RunPaths(Path(run_dir))
-    if not (paths.config.is_file() and paths.checkpoint.is_file()
-            and paths.predictions.is_file()):
-        raise EraskitError(f"no trained run in {run_dir}: run {TRAIN_NOTEBOOK} first")
-    return load_run(run_dir)
+    """The trained run in `run_dir`; if there is none, an EraskitError naming the folder in
+    full and the notebook to run first (shown as one line after colab.show_errors_briefly).
+    A relative `run_dir` is relative to the notebook's folder (notebooks/): where the one
+    above holds that run (trained from the repository's root), the error names it."""
+    folder = Path(run_dir)
+    if holds_trained_run(folder):
+        return load_run(folder)
+    above = Path(os.pardir) / folder
+    hint = (f"; did you mean {above}?" if not folder.is_absolute() and holds_trained_run(above)
+            else "")
+    where = f"{run_dir}" if folder.is_absolute() else f"{run_dir} ({folder.resolve()})"
+    raise EraskitError(f"no trained run in {where}: run {TRAIN_NOTEBOOK} first{hint}")

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from . import augment, runs
-from .config import RANGE_TEST_IGNORES, RUNTIME_FIELDS, Config, check_warm_up
+from .config import RANGE_TEST_IGNORES, RUNTIME_FIELDS, Config, check_warm_up, differences
 from .data import Cifar10, take_subset
 from .errors import EraskitError
 from .health import collapse_note
@@ -157,15 +157,6 @@ def resolve_peak(config: Config, data: Cifar10, out: str | Path, steps_per_epoch
     if found["evidence"] != "ok":
         return found["suggested_lr"], f"safe peak: range test {found['evidence']}"
     return found["suggested_lr"], "LR range test"
-
-
-def differences(a: Config, b: Config, a_name: str, b_name: str,
-                ignore: tuple[str, ...] = RUNTIME_FIELDS) -> str:
-    """The settings outside `ignore` (by default, the training settings) that differ between
-    two configs, in words ("" if none): "epochs: 3 in the checkpoint, 5 in config.json"."""
-    return "; ".join(f"{name}: {getattr(a, name)!r} in {a_name}, {getattr(b, name)!r} in {b_name}"
-                     for name in a.to_dict() if name not in ignore
-                     and getattr(a, name) != getattr(b, name))
 
 
 def check_same_run(paths: RunPaths, config: Config) -> None:

@@ -46,7 +46,8 @@ def call(argv: list[str], capsys) -> tuple[int, str, str]:
     return code, out, err
 
 
-# (arguments, a fragment of the one-line message); "{name}" is a path from `files`.
+# (arguments, a fragment of the one-line message); "{name}" is a path from `files`. (The
+# data is read only after a new run in the trained run's folder is refused: hence --resume.)
 BAD = [
     (["train", "--epochs", "0"], "epochs must be positive"),
     (["train", "--max-lr", "-1"], "max_lr must be positive"),
@@ -56,14 +57,18 @@ BAD = [
     (["train", "--width", "abc"], "invalid int value: 'abc'"),
     (["train", "--epochs", "1.5"], "invalid int value: '1.5'"),
     (["train", "--preset", "huge"], "invalid choice: 'huge'"),
-    (["train", "--data", "{missing}"], "data file not found"),
-    (["train", "--data", "{corrupt}"], "corrupt.npz is not a readable .npz"),
-    (["train", "--data", "{empty}"], "is a folder; --data (and ERASKIT_DATA) take a .npz file"),
-    (["train", "--data", "{file}"], "a_file is not a readable .npz file: not a zip archive"),
-    (["train", "--data", "{shape}"], "x_train in {shape} must be uint8 (N, 32, 32, 3)"),
-    (["train", "--data", "{labels}"], "y_test in {labels} has labels outside 0..9"),
+    (["train", "--resume", "--data", "{missing}"], "data file not found"),
+    (["train", "--resume", "--data", "{corrupt}"], "corrupt.npz is not a readable .npz"),
+    (["train", "--resume", "--data", "{empty}"],
+     "is a folder; --data (and ERASKIT_DATA) take a .npz file"),
+    (["train", "--resume", "--data", "{file}"],
+     "a_file is not a readable .npz file: not a zip archive"),
+    (["train", "--resume", "--data", "{shape}"],
+     "x_train in {shape} must be uint8 (N, 32, 32, 3)"),
+    (["train", "--resume", "--data", "{labels}"], "y_test in {labels} has labels outside 0..9"),
     (["train", "--resume", "--epochs", "5"],
-     "was trained with other settings: --epochs 5 (the run: 3); drop that flag or use a new --out"),
+     "holds a run trained with other settings: --epochs 5 (the run: 3): drop that flag, or use "
+     "another run folder (--out)"),
     (["train", "--epoch", "0"], "unrecognized argument --epoch; did you mean --epochs?"),
     (["train", "--batchsize", "8"],
      "unrecognized argument --batchsize; did you mean --batch-size?"),
@@ -74,8 +79,9 @@ BAD = [
     (["run", "--preset", "smoke", "--images", "{empty}"],
      "not the full assignment (width 8, not 64; epochs 3, not 20; 2,000 training images, not "
      "50,000; 500 test images, not 10,000)"),
-    (["train"], "already holds a trained run: continue it with --resume"),
-    (["run"], "already holds a trained run"),
+    (["train"], "holds a run trained with other settings: from --preset full, --subset all "
+                "(the run: 64), "),
+    (["run"], "give the run's values as flags, or use another run folder (--out)"),
 ]
 
 
@@ -149,21 +155,92 @@ def test_an_unwritable_out_folder_fails_before_training(files, capsys):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
-def test_an_unavailable_device(files, capsys, tmp_path):
-    argv = ["train", *TINY_FLAGS, "--device", "cuda", "--data", files["good"], "--out", tmp_path]
+@pytest.mark.parametrize("command", ["train", "run", "find-lr", "bench"])
+def test_an_unavailable_device_is_refused_before_the_data(files, capsys, tmp_path, command):
+    # the data file is missing: the device is what is reported, and no folder is made
+    out = tmp_path / "run"
+    flags = [f for f in tiny_flags(command) if f != "--quiet" or command != "bench"]
+    argv = [command, *flags, "--device", "cuda", "--data", files["missing"], "--out", out]
     code, _, err = call(argv, capsys)
-    assert code == 2 and "device 'cuda' is not available" in err
-    assert not any(tmp_path.iterdir())
+    assert code == 2 and err == ("eraskit: error: device 'cuda' is not available here; use "
+                                 "--device auto or cpu\n")
+    assert not out.exists()
 
 
-def test_interrupt_says_how_to_continue(files, capsys, tmp_path, monkeypatch):
+def test_a_new_run_in_a_trained_folder_is_refused_before_the_data(files, capsys, tmp_path):
+    run, missing = files["run"], files["missing"]  # the data is never read
+    before = snapshot(run)
+
+    def refusal(*flags) -> str:
+        code, _, err = call(["train", *flags, "--data", missing, "--out", run], capsys)
+        assert code == 2 and len(err.splitlines()) == 1, err
+        return err.removeprefix("eraskit: error: ").rstrip("\n")
+
+    assert refusal(*TINY_FLAGS, "--epochs", "4") == (
+        f"{run} holds a run trained with other settings: --epochs 4 (the run: 3): drop that "
+        f"flag, or use another run folder (--out)")
+    # the preset left out: its values differ, and the preset that gives the run's is named
+    assert refusal(*TINY_FLAGS[2:], "--seed", "2") == (
+        f"{run} holds a run trained with other settings: --seed 2 (the run: 1), and from "
+        f"--preset full, --width 64 (the run: 8), --epochs 20 (the run: 3): drop that flag and "
+        f"give --preset smoke, or use another run folder (--out)")
+    # the same settings (how it runs aside): what to do with the run instead
+    assert refusal(*TINY_FLAGS, "--workers", "1") == (
+        f"{run} holds a run that has finished all 3 epochs: analyse it (python -m eraskit "
+        f"analyse --out {run}), or train another run in another folder (--out)")
+    assert snapshot(run) == before
+    partial = shutil.copytree(run, tmp_path / "partial")
+    runs.save_json(partial / "history.json", runs.read_json(partial / "history.json")[:1])
+    code, _, err = call(["train", *TINY_FLAGS, "--data", missing, "--out", partial], capsys)
+    assert code == 2 and err == (f"eraskit: error: {partial} holds a run trained for 1 of 3 "
+                                 f"epochs: continue it with --resume, or use another run folder "
+                                 f"(--out)\n")
+
+
+def test_a_trained_folder_in_use_is_reported_as_in_use(files, capsys):
+    out = files["run"]  # another process holds its lock, as one training there would
+    script = (f"import time; from eraskit import runs\n"
+              f"with runs.writing({str(out)!r}):\n    print('locked', flush=True); "
+              f"time.sleep(60)\n")
+    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                              env=subprocess_env())
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        code, _, err = call(["train", *TINY_FLAGS, "--data", files["missing"], "--out", out],
+                            capsys)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert code == 2 and f"is in use by another eraskit process (pid {holder.pid})" in err
+
+
+def test_interrupt_before_an_epoch_is_saved_gives_the_command_again(files, capsys, tmp_path,
+                                                                   monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(pipeline, "fit", interrupted)
-    code, _, err = call(["train", *TINY_FLAGS, "--data", files["good"], "--out", tmp_path],
-                        capsys)
-    assert code == 130 and err == "eraskit: interrupted; continue with --resume\n"
+    argv = ["train", *TINY_FLAGS, "--data", str(files["good"]), "--out", str(tmp_path)]
+    code, _, err = call(argv, capsys)
+    assert code == 130 and err == (f"eraskit: interrupted before the first epoch was saved; "
+                                   f"start again with `python -m eraskit {' '.join(argv)}`\n")
+
+
+def test_interrupt_says_how_many_epochs_are_kept_and_how_to_continue(files, capsys, tmp_path,
+                                                                    monkeypatch):
+    out = tmp_path / "my run"  # quoted in the command to copy
+    real = pipeline.train_epoch
+
+    def stop_at_epoch_2(state, loader, epoch, progress=True):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return real(state, loader, epoch, progress)
+
+    monkeypatch.setattr(pipeline, "train_epoch", stop_at_epoch_2)
+    code, _, err = call(["run", *TINY_FLAGS, "--data", files["good"], "--out", out], capsys)
+    assert code == 130
+    assert err == (f"eraskit: interrupted; 1 of 3 epochs kept in {out}: continue with "
+                   f"`python -m eraskit run --resume --out '{out}' --data {files['good']}`\n")
 
 
 def test_train_then_resume_a_finished_run(files, capsys, tmp_path, trained_run):
@@ -206,7 +283,7 @@ def test_compare_prints_a_table_of_runs(trained_run, capsys, files):
 SUBPROCESS_BAD = [
     (["train", "--epochs", "0"], "epochs must be positive"),
     (["train", "--width", "abc"], "invalid int value: 'abc'"),
-    (["train", "--data", "{corrupt}"], "is not a readable .npz"),
+    (["train", "--resume", "--data", "{corrupt}"], "is not a readable .npz"),
 ]
 
 
@@ -280,7 +357,33 @@ def test_help_shows_each_presets_value():
     text = " ".join(cli.build_parser().commands["train"].format_help().split())
     assert "[full: 64, smoke: 8, cpu: 16]" in text
     assert "[default: auto]" in text
-    assert "[default: range test]" in text
+    assert "[default: none]" in text
+
+
+def test_help_says_what_none_chooses_and_each_default_once():
+    text = " ".join(cli.build_parser().commands["train"].format_help().split())
+    assert ("--max-lr LR OneCycle's peak rate (none = the LR range test's suggestion) "
+            "[default: none]") in text
+    assert ("--lr-start LR the range test's first rate (none = 1e-4 for SGD, 1e-6 for Adam) "
+            "[default: none]") in text
+    assert ("--subset N training images to use, class-balanced and seeded (none = all 50,000) "
+            "[full: none, smoke: 2000, cpu: 10000]") in text
+    optional = [name for name in cfg.FIELDS if cfg.field_type(name)[1]]
+    assert set(optional) == {name for name in cfg.FIELDS if cfg.none_means(name)}
+    helps = {a.option_strings[0]: a.help for a in cli.build_parser().commands["train"]._actions
+             if a.option_strings}
+    for name in optional:
+        line = helps[cli.flag(name)]
+        assert "(none = " in line and line.count("default") <= 1, line
+
+
+def test_a_bad_value_says_none_is_accepted_where_it_is(capsys):
+    code, _, err = call(["train", "--max-lr", "nonsense"], capsys)
+    assert code == 2 and err == ("python -m eraskit train: error: argument --max-lr: invalid "
+                                 "float value: 'nonsense' (a float, or none = the LR range "
+                                 "test's suggestion)\n")
+    code, _, err = call(["train", "--width", "wide"], capsys)  # no none for the width
+    assert code == 2 and err.endswith("argument --width: invalid int value: 'wide'\n")
 
 
 def test_analysis_says_a_trained_run_keeps_its_settings(files, capsys):
@@ -378,19 +481,24 @@ def test_bad_values_are_reported_before_torch_is_imported(files, tmp_path):
            ["train", "--subset", "5", "--data", good, "--out", str(tmp_path / "new")],
            # settings that leave no warm-up: refused before the data (missing here) is read
            ["train", "--preset", "smoke", "--subset", "64", "--batch-size", "64", "--data",
-            str(tmp_path / "missing.npz"), "--out", str(tmp_path / "new")]]
+            str(tmp_path / "missing.npz"), "--out", str(tmp_path / "new")],
+           # a new run in a trained run's folder, without --resume
+           ["train", *TINY_FLAGS, "--epochs", "4", "--out", run, "--data", good]]
     script = (f"import sys; from eraskit.cli import main; codes = [main(a) for a in {bad!r}]; "
               f"print(*codes, 'torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           env=subprocess_env(), timeout=60)
-    assert done.stdout.split() == ["2", "2", "2", "2", "2", "False"], done.stderr
+    assert done.stdout.split() == ["2", "2", "2", "2", "2", "2", "False"], done.stderr
     errors = done.stderr.splitlines()
     assert errors[0] == "eraskit: error: epochs must be positive, got 0"
-    assert "was trained with other settings: --epochs 5 (the run: 3)" in errors[1]
+    assert "holds a run trained with other settings: --epochs 5 (the run: 3)" in errors[1]
     assert "not the full assignment" in errors[2] and "5 training images for 10" in errors[3]
     assert errors[4] == ("eraskit: error: 3 training steps leave OneCycle no warm-up: use more "
                          "epochs, more data or a smaller batch size")
-    assert len(errors) == 5 and not (tmp_path / "new").exists()
+    assert errors[5] == (f"eraskit: error: {run} holds a run trained with other settings: "
+                         f"--epochs 4 (the run: 3): drop that flag, or use another run folder "
+                         f"(--out)")
+    assert len(errors) == 6 and not (tmp_path / "new").exists()
 
 
 def test_find_lr_saves_the_sweep_and_a_captioned_figure(files, capsys, tmp_path):

@@ -307,6 +307,24 @@ def test_require_run_names_the_notebook_to_run_first(tmp_path):
         nb.require_run(paths.root)
 
 
+def test_require_run_names_the_folder_in_full_and_the_run_one_folder_up(tmp_path, monkeypatch):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    monkeypatch.chdir(notebooks)  # as a notebook runs: in notebooks/
+    with pytest.raises(EraskitError) as caught:
+        nb.require_run("runs/smoke")
+    assert str(caught.value) == (f"no trained run in runs/smoke ({notebooks / 'runs' / 'smoke'}): "
+                                 f"run notebooks/03_train_resnet.ipynb first")
+    paths = RunPaths(tmp_path / "runs" / "smoke")  # trained from the repository's root
+    paths.root.mkdir(parents=True)
+    paths.config.write_text(Config().to_json())
+    for path in (paths.checkpoint, paths.predictions):
+        path.write_bytes(b"")
+    with pytest.raises(EraskitError) as caught:
+        nb.require_run("runs/smoke")
+    assert str(caught.value).endswith("first; did you mean ../runs/smoke?")
+
+
 def test_table_rounds_floats():
     table = tables.table(["channel", "mean"], [("R", 0.491312345), ("G", np.float64(0.48))])
     assert table.data.splitlines() == ["| channel | mean |", "| --- | --- |", "| R | 0.4913 |",
