@@ -16,7 +16,8 @@ from .errors import EraskitError
 from .gradcam import CLASS_FREE_METHODS, compute_cams, plot_gradcam_gallery
 from .lr_finder import rescore
 from .predictions import TestResults, mistakes
-from .runs import Run, RunPaths, atomic_write, read_json, save_json
+from .runs import Run, RunPaths, read_json
+from .safe_write import atomic_write, save_json
 from .train import lr_schedule
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import augment, runs
+from . import augment, records, run_lock, runs, safe_write
 from .config import RANGE_TEST_IGNORES, RUNTIME_FIELDS, Config, check_warm_up, differences
 from .data import Cifar10, take_subset
 from .errors import EraskitError
@@ -24,7 +24,8 @@ from .hardware import (Precision, batch_augment_reason, describe_device, peak_me
 from .lr_finder import (MIN_POINTS, SWEEP_CAP, SWEEP_FLOOR, range_test, rescore, safe_peak,
                         sweep_range, sweep_steps, warm_up_steps)
 from .model import ResNet18
-from .runs import Checkpoint, Meta, RunPaths
+from .records import Checkpoint, Meta
+from .runs import RunPaths
 from .train import evaluate, make_train_state, predict, train_epoch
 
 
@@ -57,12 +58,12 @@ def describe_augment(loader) -> str:
     return f"albumentations, {workers} DataLoader worker{'s' * (workers != 1)}"
 
 
-@runs.holds_lock  # one writer per run folder
+@run_lock.holds_lock  # one writer per run folder
 def find_lr(config: Config, data: Cifar10, out: str | Path, progress: bool = True,
             log: Callable = print) -> dict:
     """Run the LR range test on the run's data and model; save it as lr_finder.json."""
     paths = RunPaths(Path(out))
-    runs.check_writable(paths.root)
+    safe_write.check_writable(paths.root)
     if paths.checkpoint.is_file():
         raise EraskitError(f"{paths.root} already holds a trained run; its range test stays as "
                            f"it was: use another run folder (--out; RUN_DIR in the notebooks)")
@@ -81,7 +82,7 @@ def find_lr(config: Config, data: Cifar10, out: str | Path, progress: bool = Tru
         f"{steps / (config.epochs * len(loader)):.0%} of the training's "
         f"{config.epochs * len(loader)} steps")
     result = {**range_test(model, loader, config, device, progress), "config": config.to_dict()}
-    runs.save_json(paths.lr_finder, result)
+    safe_write.save_json(paths.lr_finder, result)
     log(f"{describe_suggestion(result)}; saved {paths.lr_finder}")
     return result
 
@@ -185,19 +186,19 @@ def checkpoint_to_resume(paths: RunPaths, config: Config,
                          resume: bool) -> Optional[Checkpoint]:
     """The run folder's checkpoint when resuming it (None for a new run), after checking that
     the folder is writable and that a resumed run keeps its settings."""
-    runs.check_writable(paths.root)
+    safe_write.check_writable(paths.root)
     if not paths.checkpoint.is_file():
         return None
     if not resume:
         raise EraskitError(f"{paths.root} already holds a trained run: continue it with --resume, "
                            f"or use another run folder (--out; RUN_DIR in the notebooks)")
-    checkpoint = runs.load_checkpoint(paths.checkpoint)
+    checkpoint = records.load_checkpoint(paths.checkpoint)
     check_checkpoint_config(paths, checkpoint)  # before check_same_run, which reads config.json
     check_same_run(paths, config)
     return checkpoint
 
 
-@runs.holds_lock  # one writer per run folder; a failed start leaves no folder it made
+@run_lock.holds_lock  # one writer per run folder; a failed start leaves no folder it made
 def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
         progress: bool = True, log: Callable = print) -> runs.Run:
     """Train (or resume) the run in `out`; returns the loaded run when all epochs are done."""
@@ -234,7 +235,7 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
                           train_state.scaler)
         log(f"resuming {paths.root} after epoch {checkpoint.epoch} of {config.epochs}")
     else:  # nothing is written before this point, so a command that fails leaves no settings
-        runs.save_json(paths.config, config.to_dict())
+        safe_write.save_json(paths.config, config.to_dict())
     meta = dataclasses.replace(
         start_meta(paths, resumed=checkpoint is not None), data_source=data.source,
         device=describe_device(device), precision=str(precision),
@@ -296,7 +297,7 @@ def outputs_match(paths: RunPaths, checkpoint: Checkpoint) -> bool:
     """Whether history.json and predictions.npz are there and of `checkpoint`."""
     try:
         history = runs.read_json(paths.history)
-        predictions = runs.load_predictions(paths.predictions)
+        predictions = records.load_predictions(paths.predictions)
     except EraskitError:
         return False
     epochs = [row.get("epoch") for row in history] if isinstance(history, list) else None
@@ -326,7 +327,7 @@ def previous_max_lr_source(paths: RunPaths) -> str:
     """Where a resumed run's peak came from, as its meta.json recorded it (kits that did not
     record it took it from the range test)."""
     source = runs.load_meta(paths).max_lr_source
-    return "LR range test" if source == runs.UNKNOWN else source
+    return "LR range test" if source == records.UNKNOWN else source
 
 
 def start_meta(paths: RunPaths, resumed: bool) -> Meta:
@@ -340,7 +341,7 @@ def start_meta(paths: RunPaths, resumed: bool) -> Meta:
 
 def load_model(run: runs.Run, device: Optional[torch.device] = None) -> ResNet18:
     """The run's trained model in eval mode, fp32, on `device` (CPU by default)."""
-    checkpoint = runs.load_checkpoint(run.paths.checkpoint)
+    checkpoint = records.load_checkpoint(run.paths.checkpoint)
     runs.check_epochs(run.paths.root, history_json=run.final.get("epoch"),
                       checkpoint_pt=checkpoint.epoch)
     num_classes = checkpoint.model["linear.weight"].shape[0]

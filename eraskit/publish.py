@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .runs import Run, atomic_write, save_text, write_bytes
+from .runs import Run
+from .safe_write import atomic_write, save_text, write_bytes
 from .tables import results_table
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"  # the README's markers

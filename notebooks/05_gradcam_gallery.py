@@ -43,7 +43,8 @@ from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.image import show_cam_on_image
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-from eraskit import captions, colab, exercises, figures, pipeline, plots, predictions, runs, tables
+from eraskit import (captions, colab, exercises, figures, pipeline, plots, predictions,
+                     safe_write, tables)
 from eraskit import notebook as nb
 from eraskit.gradcam_explorer import gradcam_explorer
 
@@ -139,7 +140,7 @@ fig = figures.gradcam_gallery(results, count=10)
 
 # %%
 fig, trust = figures.trust_check(results, count=10)
-runs.save_json(run.paths.trust, trust)  # kept in the run folder as trust.json
+safe_write.save_json(run.paths.trust, trust)  # kept in the run folder as trust.json
 tables.table(["check", "value"],
              [("Spearman rho, trained vs random maps", trust["mean_spearman"]),
               ("ROAD, layer3 maps", trust["layer3"]),

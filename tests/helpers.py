@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eraskit.cli import COMMAND_SETTINGS, flag
+from eraskit.flags import COMMAND_SETTINGS, flag
 from eraskit.config import Config, preset
 from eraskit.data import CLASSES, Cifar10
 

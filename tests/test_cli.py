@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from eraskit import cli, config as cfg, pipeline, runs
+from eraskit import cli, config as cfg, flags, pipeline, preflight, runs, safe_write
 from eraskit.cli import main
 from helpers import (ERASKIT, TINY_FLAGS, as_flags, save_npz, snapshot, subprocess_env,
                      tiny_config, tiny_flags, without_timing)
@@ -190,7 +190,7 @@ def test_a_new_run_in_a_trained_folder_is_refused_before_the_data(files, capsys,
         f"analyse --out {run}), or train another run in another folder (--out)")
     assert snapshot(run) == before
     partial = shutil.copytree(run, tmp_path / "partial")
-    runs.save_json(partial / "history.json", runs.read_json(partial / "history.json")[:1])
+    safe_write.save_json(partial / "history.json", runs.read_json(partial / "history.json")[:1])
     code, _, err = call(["train", *TINY_FLAGS, "--data", missing, "--out", partial], capsys)
     assert code == 2 and err == (f"eraskit: error: {partial} holds a run trained for 1 of 3 "
                                  f"epochs: continue it with --resume, or use another run folder "
@@ -199,8 +199,8 @@ def test_a_new_run_in_a_trained_folder_is_refused_before_the_data(files, capsys,
 
 def test_a_trained_folder_in_use_is_reported_as_in_use(files, capsys):
     out = files["run"]  # another process holds its lock, as one training there would
-    script = (f"import time; from eraskit import runs\n"
-              f"with runs.writing({str(out)!r}):\n    print('locked', flush=True); "
+    script = (f"import time; from eraskit import run_lock\n"
+              f"with run_lock.writing({str(out)!r}):\n    print('locked', flush=True); "
               f"time.sleep(60)\n")
     holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
                               env=subprocess_env())
@@ -264,9 +264,9 @@ def test_flags_cover_every_config_field(tmp_path):
     config = EVERY_SETTING
     at_default = [name for name, f in cfg.FIELDS.items() if getattr(config, name) == f.default]
     assert not at_default, f"a flag at its default proves nothing: {at_default}"
-    args = cli.parse(["train", "--preset", "full", *as_flags(config.to_dict())])
+    args = flags.parse(["train", "--preset", "full", *as_flags(config.to_dict())])
     args.out = str(tmp_path)
-    assert cli.make_config(args) == config
+    assert preflight.make_config(args) == config
 
 
 def test_compare_prints_a_table_of_runs(trained_run, capsys, files):
@@ -317,7 +317,7 @@ EVERY_SETTING = tiny_config(
 
 def settings(command: str) -> set[str]:
     """The Config fields a command takes: those its parser fills in when given every flag."""
-    parser = cli.build_parser().commands[command]
+    parser = flags.build_parser().commands[command]
     args, _ = parser.parse_known_args(as_flags(EVERY_SETTING.to_dict()))
     return set(vars(args)) & set(cfg.FIELDS)
 
@@ -331,12 +331,12 @@ def test_each_command_takes_the_flags_it_uses():
     assert not {"max_lr", "anneal", "flip_tta", "cam_layer"} & settings("find-lr")
     assert {"gpu_augment", "width", "flip_p"} <= settings("bench")
     assert not {"epochs", "subset", "lr_iters"} & settings("bench")
-    for command, names in cli.COMMAND_SETTINGS.items():
+    for command, names in flags.COMMAND_SETTINGS.items():
         assert set(names) <= set(cfg.FIELDS), command
 
 
 def test_command_options_besides_the_settings():
-    parser = cli.build_parser()
+    parser = flags.build_parser()
     run = parser.commands["run"].parse_args(["--resume", "--images", "x", "--force-images"])
     assert run.resume and run.images == "x" and run.force_images
     assert parser.commands["bench"].parse_args([]).steps == 3
@@ -346,22 +346,22 @@ def test_command_options_besides_the_settings():
 
 
 def test_none_asks_for_the_automatic_value(tmp_path):
-    args = cli.parse(["train", "--preset", "smoke", "--subset", "none", "--max-lr", " None ",
+    args = flags.parse(["train", "--preset", "smoke", "--subset", "none", "--max-lr", " None ",
                       "--lr-iters", "30", "--out", str(tmp_path)])
-    config = cli.make_config(args)
+    config = preflight.make_config(args)
     assert config.subset is None and config.max_lr is None and config.lr_iters == 30
     assert config.test_subset == cfg.preset("smoke").test_subset  # left out: the preset's
 
 
 def test_help_shows_each_presets_value():
-    text = " ".join(cli.build_parser().commands["train"].format_help().split())
+    text = " ".join(flags.build_parser().commands["train"].format_help().split())
     assert "[full: 64, smoke: 8, cpu: 16]" in text
     assert "[default: auto]" in text
     assert "[default: none]" in text
 
 
 def test_help_says_what_none_chooses_and_each_default_once():
-    text = " ".join(cli.build_parser().commands["train"].format_help().split())
+    text = " ".join(flags.build_parser().commands["train"].format_help().split())
     assert ("--max-lr LR OneCycle's peak rate (none = the LR range test's suggestion) "
             "[default: none]") in text
     assert ("--lr-start LR the range test's first rate (none = 1e-4 for SGD, 1e-6 for Adam) "
@@ -370,10 +370,10 @@ def test_help_says_what_none_chooses_and_each_default_once():
             "[full: none, smoke: 2000, cpu: 10000]") in text
     optional = [name for name in cfg.FIELDS if cfg.field_type(name)[1]]
     assert set(optional) == {name for name in cfg.FIELDS if cfg.none_means(name)}
-    helps = {a.option_strings[0]: a.help for a in cli.build_parser().commands["train"]._actions
+    helps = {a.option_strings[0]: a.help for a in flags.build_parser().commands["train"]._actions
              if a.option_strings}
     for name in optional:
-        line = helps[cli.flag(name)]
+        line = helps[flags.flag(name)]
         assert "(none = " in line and line.count("default") <= 1, line
 
 
@@ -395,7 +395,7 @@ def test_analysis_says_a_trained_run_keeps_its_settings(files, capsys):
 
 
 def test_every_command_has_a_handler():
-    assert set(cli.HANDLERS) == set(cli.COMMANDS) == set(cli.build_parser().commands)
+    assert set(cli.HANDLERS) == set(flags.COMMANDS) == set(flags.build_parser().commands)
 
 
 def test_a_bare_command_line_points_to_help(capsys):
@@ -531,8 +531,9 @@ def test_a_subset_larger_than_the_data_says_it_takes_all_of_it(files, capsys, tm
 
 
 def test_a_subset_within_the_data_says_nothing():
-    assert cli.subset_notes(tiny_config(), 64, 32) == []
-    assert cli.subset_notes(tiny_config().replace(subset=None, test_subset=None), 10, 10) == []
+    assert preflight.subset_notes(tiny_config(), 64, 32) == []
+    no_subsets = tiny_config().replace(subset=None, test_subset=None)
+    assert preflight.subset_notes(no_subsets, 10, 10) == []
 
 
 @pytest.mark.parametrize("argv, terminal, shown", [
@@ -544,7 +545,7 @@ def test_a_subset_within_the_data_says_nothing():
 def test_progress_bars_only_on_a_terminal_unless_asked(monkeypatch, argv, terminal, shown):
     monkeypatch.setattr(sys.stderr, "isatty", lambda: terminal)
     for command in ("run", "train", "find-lr"):
-        assert cli.show_progress(cli.parse([command, *argv])) is shown
+        assert cli.show_progress(flags.parse([command, *argv])) is shown
 
 
 def test_quiet_and_progress_together_are_refused(capsys):

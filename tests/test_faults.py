@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from eraskit import cli, runs
+from eraskit import cli, records, run_lock, runs, safe_write
 from eraskit.errors import EraskitError
 from eraskit.runs import RunPaths
 from helpers import (ERASKIT, TINY_FLAGS, snapshot, subprocess_env, tiny_config,
@@ -41,10 +41,10 @@ def one_line(err: str) -> str:
 HOLD_THE_LOCK = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from eraskit import runs
+    from eraskit import run_lock
 
     root = Path(sys.argv[1])
-    with runs.writing(root):
+    with run_lock.writing(root):
         (root / ".history.json.live.tmp").write_text("being written")  # a live write
         print("holding", flush=True)
         time.sleep(600)
@@ -110,7 +110,7 @@ def test_two_trainings_into_one_folder_one_is_refused(tmp_path, npz_path):
     assert (in_use in refused if "in use" in refused
             else any(message in refused for message in finished)), refused
     run = runs.load_run(out)
-    state = runs.load_checkpoint(run.paths.checkpoint)
+    state = records.load_checkpoint(run.paths.checkpoint)
     assert [row["epoch"] for row in run.history] == [1, 2, 3] == [r["epoch"] for r in
                                                                    state.history]
     assert run.predictions().epoch == 3
@@ -118,9 +118,9 @@ def test_two_trainings_into_one_folder_one_is_refused(tmp_path, npz_path):
 
 def test_the_lock_is_re_entrant_and_goes_with_its_holder(tmp_path):
     out = tmp_path / "new" / "run"
-    with runs.writing(out):
+    with run_lock.writing(out):
         assert (out / ".lock").read_text().strip() == str(os.getpid())
-        with runs.writing(out):  # fit runs the range test, which locks the folder too
+        with run_lock.writing(out):  # fit runs the range test, which locks the folder too
             pass
         assert (out / ".lock").is_file()
     assert not (tmp_path / "new").exists()  # nothing written: the folders it made are gone
@@ -156,7 +156,7 @@ def test_resume_with_other_settings_names_them(run_copy, data):
 
 def fill_the_disk_at_epoch_2(monkeypatch, name: str) -> None:
     """Writes of `name` fail with ENOSPC, halfway, once a checkpoint exists."""
-    stage = runs._stage
+    stage = safe_write._stage
 
     def full(path, write):
         if path.name == name and (path.parent / "checkpoint.pt").is_file():
@@ -165,12 +165,12 @@ def fill_the_disk_at_epoch_2(monkeypatch, name: str) -> None:
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             return stage(path, half_then_full)
         return stage(path, write)
-    monkeypatch.setattr(runs, "_stage", full)
+    monkeypatch.setattr(safe_write, "_stage", full)
 
 
 def check_whole_at_epoch(out: Path, epoch: int) -> None:
     run = runs.load_run(out)
-    state = runs.load_checkpoint(run.paths.checkpoint)
+    state = records.load_checkpoint(run.paths.checkpoint)
     assert state.epoch == epoch == run.final["epoch"] == run.predictions().epoch
     assert [r["epoch"] for r in run.history] == [r["epoch"] for r in state.history]
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no .tmp, no lock
@@ -221,7 +221,7 @@ def test_a_really_full_disk(small_disk, npz_path, capsys):
 def test_analysis_into_a_folder_it_cannot_write(run_copy, npz_path, capsys, monkeypatch, error):
     def refused(folder, name):  # root ignores chmod: the OS's answer is injected instead
         raise OSError(error, os.strerror(error))
-    monkeypatch.setattr(runs, "make_temporary", refused)
+    monkeypatch.setattr(safe_write, "make_temporary", refused)
     code, _, err = call(["analyse", "--data", npz_path, "--out", run_copy], capsys)
     assert code == 2
     assert one_line(err) == (f"eraskit: error: cannot write to {run_copy / 'figures'} "
@@ -237,13 +237,13 @@ def test_analysis_whose_figures_folder_is_a_file(run_copy, npz_path, capsys):
 
 def test_a_write_that_fails_during_the_analysis_is_one_line(run_copy, npz_path, capsys,
                                                             monkeypatch):
-    stage = runs._stage
+    stage = safe_write._stage
 
     def no_permission(path, write):
         if path.name == "gradcam.png":
             raise OSError(errno.EACCES, os.strerror(errno.EACCES))
         return stage(path, write)
-    monkeypatch.setattr(runs, "_stage", no_permission)
+    monkeypatch.setattr(safe_write, "_stage", no_permission)
     code, _, err = call(["gradcam", "--data", npz_path, "--out", run_copy], capsys)
     assert code == 2
     assert one_line(err) == (f"eraskit: error: cannot write {run_copy / 'figures/gradcam.png'} "
@@ -287,14 +287,14 @@ def test_the_readme_and_the_image_copies_are_replaced_not_rewritten(trained_run,
     readme = tmp_path / "README.md"
     readme.write_text("# Results\n<!-- results:begin -->\nold\n<!-- results:end -->\n")
     figure = tmp_path / "figures" / "x.png"
-    runs.atomic_write(figure, runs.write_bytes(b"\x89PNG"))
+    safe_write.atomic_write(figure, safe_write.write_bytes(b"\x89PNG"))
     written = publish.copy_to_images(trained_run, [figure], tmp_path / "images")
     assert readme in written and "| epoch |" in readme.read_text()
     before = {p: (p.read_bytes(), p.stat().st_ino) for p in written}
 
     def no_space(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    monkeypatch.setattr(runs.os, "fsync", no_space)
+    monkeypatch.setattr(safe_write.os, "fsync", no_space)
     with pytest.raises(EraskitError, match="is full"):
         publish.copy_to_images(trained_run, [figure], tmp_path / "images")
     with pytest.raises(EraskitError, match="README.md.*README.md is as it was"):
@@ -330,7 +330,7 @@ def test_files_of_different_epochs_are_refused_then_made_whole(run_copy, trained
     """A stop between the renames of epoch 3: predictions of epoch 3, history ahead by a row."""
     paths = RunPaths(run_copy)
     history = runs.read_json(paths.history)
-    runs.save_json(paths.history, history + [{**history[-1], "epoch": 4}])
+    safe_write.save_json(paths.history, history + [{**history[-1], "epoch": 4}])
     code, _, err = call(["gradcam", "--data", npz_path, "--out", run_copy], capsys)
     assert code == 2 and "holds files of different epochs" in one_line(err)
     # history.json against whichever file of epoch 3 the analysis reads first

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from eraskit import figures, metrics, pipeline, predictions, runs
+from eraskit import figures, metrics, pipeline, predictions, runs, safe_write
 from eraskit.lr_finder import suggest
 from eraskit.runs import RunPaths
 
@@ -46,7 +46,7 @@ def test_misclassified_gallery_titles_show_class_names_and_the_stored_argmax(res
 def test_write_figures_writes_every_png(run_copy, data):
     lrs = np.logspace(-4, 1, 30)
     losses = 2.3 - 0.5 * np.exp(-((np.arange(30) - 20) / 6.0) ** 2)
-    runs.save_json(RunPaths(run_copy).lr_finder,
+    safe_write.save_json(RunPaths(run_copy).lr_finder,
                    {"lrs": lrs.tolist(), "raw_losses": losses.tolist(), **suggest(lrs, losses)})
     written = figures.write_figures(load_results(run_copy, data))
     assert {p.stem for p in written} == FIGURES | {"gradcam_sanity"}

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from eraskit import cli
+from eraskit import flags, preflight
 from helpers import ROOT, save_npz, subprocess_env, synthetic_cifar
 
 
@@ -28,9 +28,10 @@ def test_every_command_parses_to_a_valid_config(tiny, tmp_path):
     assert len(commands) == 10
     configs = {}
     for name, argv in commands.items():
-        args = cli.build_parser().parse_args(argv + ["--data", "x.npz", "--out", str(tmp_path / name)])
-        configs[name] = cli.make_config(args)
-    assert configs["default"] == cli.make_config(cli.build_parser().parse_args(
+        args = flags.build_parser().parse_args(argv + ["--data", "x.npz",
+                                                       "--out", str(tmp_path / name)])
+        configs[name] = preflight.make_config(args)
+    assert configs["default"] == preflight.make_config(flags.build_parser().parse_args(
         ["run", "--out", str(tmp_path)] + (gpu_check.TINY if tiny else []))).replace(
         workers=configs["default"].workers, gpu_augment="off")  # the kit's defaults otherwise
     original = configs["original"]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from eraskit import pipeline, runs, train
+from eraskit import pipeline, records, runs, safe_write, train
 from eraskit.errors import EraskitError
 from eraskit.lr_finder import safe_peak, suggest, warm_up_steps
 from eraskit.runs import RunPaths
@@ -70,7 +70,7 @@ def test_predictions_are_those_of_the_final_model(trained_run, data):
 def test_load_model_of_a_checkpoint_that_does_not_fit_the_config(run_copy):
     paths = RunPaths(run_copy)
     config = runs.read_json(paths.config)
-    runs.save_json(paths.config, {**config, "width": 16})
+    safe_write.save_json(paths.config, {**config, "width": 16})
     with pytest.raises(EraskitError, match="does not fit a width-16 ResNet-18"):
         pipeline.load_model(runs.load_run(run_copy))
 
@@ -118,7 +118,7 @@ def test_resume_continues_from_the_last_epoch_and_matches_an_uninterrupted_run(
     interrupt_at(monkeypatch, stop_epoch=2)
     with pytest.raises(Interrupted):
         pipeline.fit(tiny_config(), data, out, **quiet)
-    assert runs.load_checkpoint(out / "checkpoint.pt").epoch == 1
+    assert records.load_checkpoint(out / "checkpoint.pt").epoch == 1
     assert [r["epoch"] for r in runs.read_json(out / "history.json")] == [1]
     monkeypatch.undo()
 
@@ -129,8 +129,8 @@ def test_resume_continues_from_the_last_epoch_and_matches_an_uninterrupted_run(
     # Augmentation and shuffling are functions of (seed, epoch, index): the same numbers.
     assert without_timing(run.history) == without_timing(trained_run.history)
     np.testing.assert_array_equal(run.predictions().logits, trained_run.predictions().logits)
-    resumed = runs.load_checkpoint(out / "checkpoint.pt").model
-    reference = runs.load_checkpoint(trained_run.paths.checkpoint).model
+    resumed = records.load_checkpoint(out / "checkpoint.pt").model
+    reference = records.load_checkpoint(trained_run.paths.checkpoint).model
     assert all(torch.equal(resumed[k], reference[k]) for k in reference)
 
 
@@ -157,7 +157,7 @@ def test_a_diverging_run_keeps_the_last_good_checkpoint(tmp_path, data, monkeypa
     out = tmp_path / "run"
     with pytest.raises(TrainingDiverged, match="epoch 2, batch 1"):
         pipeline.fit(tiny_config(), data, out, **quiet)
-    assert runs.load_checkpoint(out / "checkpoint.pt").epoch == 1
+    assert records.load_checkpoint(out / "checkpoint.pt").epoch == 1
     assert [r["epoch"] for r in runs.load_run(out).history] == [1]
 
 
@@ -172,7 +172,7 @@ def test_fit_uses_a_saved_range_test_scored_with_the_current_rule(tmp_path, data
     lrs = np.logspace(-4, 0, 30)
     raw = 2.3 - 0.6 * np.sin(np.linspace(0, np.pi, 30))  # lowest in the middle
     saved_rule = {"lrs": lrs.tolist(), "raw_losses": raw.tolist(), "suggested_lr": 123.0}
-    runs.save_json(RunPaths(out).lr_finder, saved_rule)
+    safe_write.save_json(RunPaths(out).lr_finder, saved_rule)
     config = tiny_config(max_lr=None, epochs=2, lr_factor=3.0)
     expected = suggest(lrs, raw, factor=3.0)["suggested_lr"]
     messages = []
@@ -253,7 +253,7 @@ def test_resume_keeps_the_peak_rate_it_started_with(tmp_path, data, monkeypatch)
     source_before = runs.read_json(out / "meta.json")["max_lr_source"]
     assert source_before == "LR range test" or source_before.startswith("safe peak: range test")
     found = runs.read_json(out / "lr_finder.json")
-    runs.save_json(out / "lr_finder.json", {**found, "suggested_lr": 123.0})  # edited since
+    safe_write.save_json(out / "lr_finder.json", {**found, "suggested_lr": 123.0})  # edited since
 
     run = pipeline.fit(config, data, out, resume=True, **quiet)
     assert run.meta.max_lr == started_with == found["suggested_lr"]

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from eraskit import cli, hardware, pipeline, runs, train
+from eraskit import flags, hardware, pipeline, records, runs, train
 from eraskit.config import Config
 from eraskit.hardware import Precision
 from eraskit.model import ResNet18
@@ -37,10 +37,10 @@ def test_config_files_from_before_precision_still_load():
 
 
 def test_the_command_line_takes_precision_and_gpu_augment_choices():
-    args = cli.build_parser().parse_args(["train", "--precision", "bf16", "--gpu-augment", "on"])
+    args = flags.build_parser().parse_args(["train", "--precision", "bf16", "--gpu-augment", "on"])
     assert (args.precision, args.gpu_augment) == ("bf16", "on")
     with pytest.raises(SystemExit):
-        cli.build_parser().parse_args(["train", "--precision", "fp8"])
+        flags.build_parser().parse_args(["train", "--precision", "fp8"])
 
 
 def poisoned_grad(model: nn.Module, calls: set[int]):
@@ -112,7 +112,7 @@ def test_an_fp16_run_trains_on_a_cpu_and_resumes_to_the_same_numbers(
     assert [row["epoch"] for row in reference.history] == [1, 2, 3]
     assert reference.meta.precision == "float16 autocast"
     assert all(np.isfinite(row["train_loss"]) for row in reference.history)
-    final = runs.load_checkpoint(reference.paths.checkpoint).scaler
+    final = records.load_checkpoint(reference.paths.checkpoint).scaler
     assert final["scale"] < 2.0**(8 + 12)  # at least one of the 12 steps overflowed
 
     real = pipeline.train_epoch
@@ -126,16 +126,16 @@ def test_an_fp16_run_trains_on_a_cpu_and_resumes_to_the_same_numbers(
     monkeypatch.setattr(pipeline, "train_epoch", stop_at_epoch_2)
     with pytest.raises(Interrupted):
         pipeline.fit(config, data, out, **quiet)
-    saved = runs.load_checkpoint(out / "checkpoint.pt").scaler
+    saved = records.load_checkpoint(out / "checkpoint.pt").scaler
     assert saved["scale"] > 2.0**8  # the scale grew in epoch 1: there is state to restore
     monkeypatch.setattr(pipeline, "train_epoch", real)
     resumed = pipeline.fit(config, data, out, resume=True, **quiet)
 
     assert without_timing(resumed.history) == without_timing(reference.history)
     np.testing.assert_array_equal(resumed.predictions().logits, reference.predictions().logits)
-    assert runs.load_checkpoint(out / "checkpoint.pt").scaler == final
-    model = runs.load_checkpoint(out / "checkpoint.pt").model
-    expected = runs.load_checkpoint(reference.paths.checkpoint).model
+    assert records.load_checkpoint(out / "checkpoint.pt").scaler == final
+    model = records.load_checkpoint(out / "checkpoint.pt").model
+    expected = records.load_checkpoint(reference.paths.checkpoint).model
     assert all(torch.equal(model[k], expected[k]) for k in expected)
 
 

@@ -1,13 +1,13 @@
 """Publishing a run's figures beside the README (analyse --images): copies, results.md and the
 README's table between its markers; a README without markers is left alone."""
 
-from eraskit import publish, runs
+from eraskit import publish, safe_write
 
 
 def fake_figures(folder):
     paths = [folder / "history.png", folder / "confusion.png"]
     for k, path in enumerate(paths):
-        runs.atomic_write(path, runs.write_bytes(b"\x89PNG figure %d" % k))
+        safe_write.atomic_write(path, safe_write.write_bytes(b"\x89PNG figure %d" % k))
     return paths
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from eraskit import cli, pipeline, runs
+from eraskit import cli, pipeline, records, runs
 from helpers import (ERASKIT, TIMING_KEYS, save_npz, subprocess_env, synthetic_cifar, tiny_config,
                      without_timing)
 
@@ -47,8 +47,8 @@ def killed_and_resumed(tmp_path_factory):
     victim.communicate()
     assert victim.returncode == -signal.SIGKILL
     after_kill = {"history": runs.read_json(history),
-                  "checkpoint": runs.load_checkpoint(checkpoint),
-                  "predictions": runs.load_predictions(root / "victim" / "predictions.npz")}
+                  "checkpoint": records.load_checkpoint(checkpoint),
+                  "predictions": records.load_predictions(root / "victim" / "predictions.npz")}
     assert cli.main(["train", *FLAGS, "--data", str(npz), "--out", str(root / "victim"),
                      "--resume"]) == 0
     reference = pipeline.fit(tiny_config(**SETTINGS), data, root / "reference", progress=False,
@@ -85,8 +85,8 @@ def test_resumed_run_equals_an_uninterrupted_one(killed_and_resumed):
     assert without_timing(resumed.history) == without_timing(reference.history)
     assert all(set(row) >= set(TIMING_KEYS) for row in resumed.history)
     np.testing.assert_array_equal(resumed.predictions().logits, reference.predictions().logits)
-    a = runs.load_checkpoint(resumed.paths.checkpoint).model
-    b = runs.load_checkpoint(reference.paths.checkpoint).model
+    a = records.load_checkpoint(resumed.paths.checkpoint).model
+    b = records.load_checkpoint(reference.paths.checkpoint).model
     assert all(torch.equal(a[k], b[k]) for k in b)
 
 
@@ -94,7 +94,7 @@ KILL_WHILE_WRITING = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
     import torch
-    from eraskit import runs
+    from eraskit import records
     from eraskit.config import Config
 
     def dies_halfway(f):  # torch.save writes to memory: the kill comes during the disk write
@@ -102,20 +102,20 @@ KILL_WHILE_WRITING = textwrap.dedent("""
         f.flush()
         os.kill(os.getpid(), signal.SIGKILL)
 
-    runs.write_checkpoint = lambda state: dies_halfway
-    runs.save_checkpoint(Path(sys.argv[1]), runs.Checkpoint({}, 2, Config()))
+    records.write_checkpoint = lambda state: dies_halfway
+    records.save_checkpoint(Path(sys.argv[1]), records.Checkpoint({}, 2, Config()))
 """)
 
 
 def test_a_kill_while_a_checkpoint_is_written_keeps_the_previous_one(tmp_path):
     path = tmp_path / "checkpoint.pt"
-    runs.save_checkpoint(path, runs.Checkpoint({"w": torch.ones(3)}, 1, tiny_config()))
+    records.save_checkpoint(path, records.Checkpoint({"w": torch.ones(3)}, 1, tiny_config()))
     before = path.read_bytes()
     done = subprocess.run([sys.executable, "-c", KILL_WHILE_WRITING, str(path)],
                           capture_output=True, text=True, env=subprocess_env(), timeout=120)
     assert done.returncode == -signal.SIGKILL, done.stderr
     assert path.read_bytes() == before
-    assert runs.load_checkpoint(path).epoch == 1
+    assert records.load_checkpoint(path).epoch == 1
     # What the kill leaves is a hidden temporary file beside it, never a half checkpoint.
     leftovers = [p.name for p in tmp_path.iterdir() if p != path]
     assert len(leftovers) == 1

@@ -7,16 +7,17 @@ import numpy as np
 import pytest
 import torch
 
-from eraskit import runs
+from eraskit import records, runs, safe_write
 from eraskit.config import Config
 from eraskit.errors import EraskitError
-from eraskit.runs import Checkpoint, RunPaths
+from eraskit.records import Checkpoint
+from eraskit.runs import RunPaths
 
 
 def test_atomic_write_replaces_the_file(tmp_path):
     path = tmp_path / "sub" / "a.json"
-    runs.save_json(path, {"x": 1})
-    runs.save_json(path, {"x": 2})
+    safe_write.save_json(path, {"x": 1})
+    safe_write.save_json(path, {"x": 2})
     assert runs.read_json(path) == {"x": 2}
     assert [p.name for p in path.parent.iterdir()] == ["a.json"]  # no temporary file left
 
@@ -24,7 +25,7 @@ def test_atomic_write_replaces_the_file(tmp_path):
 @pytest.mark.parametrize("error", [RuntimeError("disk full"), KeyboardInterrupt()])
 def test_atomic_write_leaves_the_old_file_intact_when_the_writer_fails(tmp_path, error):
     path = tmp_path / "checkpoint.pt"
-    runs.save_checkpoint(path, Checkpoint({"w": torch.ones(3)}, 1, Config()))
+    records.save_checkpoint(path, Checkpoint({"w": torch.ones(3)}, 1, Config()))
     before = path.read_bytes()
 
     def half_then_fail(f):
@@ -32,16 +33,16 @@ def test_atomic_write_leaves_the_old_file_intact_when_the_writer_fails(tmp_path,
         raise error
 
     with pytest.raises(type(error)):
-        runs.atomic_write(path, half_then_fail)
+        safe_write.atomic_write(path, half_then_fail)
     assert path.read_bytes() == before
-    assert runs.load_checkpoint(path).epoch == 1
+    assert records.load_checkpoint(path).epoch == 1
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
 
 
 def test_atomic_write_keeps_the_umask_permissions(tmp_path):
     path = tmp_path / "a.json"
-    runs.save_json(path, [])
-    mask = runs._umask()
+    safe_write.save_json(path, [])
+    mask = safe_write._umask()
     assert path.stat().st_mode & 0o777 == 0o666 & ~mask
 
 
@@ -61,8 +62,8 @@ def test_checkpoint_round_trip_loads_with_weights_only(tmp_path):
     path = tmp_path / "checkpoint.pt"
     saved = Checkpoint({"w": torch.arange(4.0)}, 2, Config(width=8),
                        history=[{"epoch": 1, "test_acc": 0.5}], max_lr=0.3)
-    runs.save_checkpoint(path, saved)
-    loaded = runs.load_checkpoint(path)
+    records.save_checkpoint(path, saved)
+    loaded = records.load_checkpoint(path)
     assert torch.equal(loaded.model["w"], saved.model["w"])
     assert (loaded.epoch, loaded.history, loaded.config, loaded.max_lr) == (
         2, saved.history, Config(width=8), 0.3)
@@ -79,13 +80,13 @@ def test_a_checkpoint_of_the_current_layout_loads_as_a_record(tmp_path):
     torch.save({"model": {"w": torch.ones(2)}, "optimizer": {"state": {}}, "scheduler": {},
                 "scaler": {}, "epoch": 4, "history": [{"epoch": e} for e in range(1, 5)],
                 "config": {**old_config, "amp": False}, "max_lr": 0.2}, path)
-    loaded = runs.load_checkpoint(path)
+    loaded = records.load_checkpoint(path)
     assert loaded.config == Config(precision="fp32") and loaded.optimizer == {"state": {}}
     assert loaded.to_state()["config"] == Config(precision="fp32").to_dict()
     torch.save({"model": {}, "epoch": 1, "config": {"epochs": 0}}, path)
     with pytest.raises(EraskitError, match="checkpoint.pt holds settings this kit cannot use "
                                            r"\(epochs must be positive"):
-        runs.load_checkpoint(path)
+        records.load_checkpoint(path)
 
 
 class Foreign:
@@ -103,7 +104,7 @@ def test_unreadable_checkpoints_name_the_file(tmp_path, kind, capsys):
     if kind == "garbage":
         path.write_bytes(np.random.default_rng(0).bytes(2000))
     elif kind == "truncated":
-        runs.save_checkpoint(path, good)
+        records.save_checkpoint(path, good)
         path.write_bytes(path.read_bytes()[:300])
     elif kind == "empty":
         path.write_bytes(b"")
@@ -115,7 +116,7 @@ def test_unreadable_checkpoints_name_the_file(tmp_path, kind, capsys):
         with open(path, "wb") as f:
             pickle.dump({"model": Foreign(), "epoch": 1, "config": {}}, f)
     with pytest.raises(EraskitError) as caught:
-        runs.load_checkpoint(path)
+        records.load_checkpoint(path)
     assert str(path) in str(caught.value) and "\n" not in str(caught.value)
     assert "should never run" not in capsys.readouterr().out
     assert "likely succeed" not in str(caught.value)  # torch's hint to load it unsafely
@@ -123,14 +124,14 @@ def test_unreadable_checkpoints_name_the_file(tmp_path, kind, capsys):
 
 def test_missing_checkpoint_says_to_train_first(tmp_path):
     with pytest.raises(EraskitError, match="no checkpoint at .*train the run first"):
-        runs.load_checkpoint(tmp_path / "checkpoint.pt")
+        records.load_checkpoint(tmp_path / "checkpoint.pt")
 
 
 def test_predictions_round_trip(tmp_path):
     path = tmp_path / "predictions.npz"
     logits = np.random.default_rng(0).normal(size=(6, 10)).astype(np.float64)
-    runs.save_predictions(path, logits, np.arange(6), np.array([9, 3, 4, 0, 1, 2]))
-    p = runs.load_predictions(path)
+    records.save_predictions(path, logits, np.arange(6), np.array([9, 3, 4, 0, 1, 2]))
+    p = records.load_predictions(path)
     assert p.logits.dtype == np.float32 and p.labels.dtype == np.int64
     np.testing.assert_allclose(p.logits, logits, rtol=1e-6)
     np.testing.assert_array_equal(p.indices, [9, 3, 4, 0, 1, 2])
@@ -139,35 +140,36 @@ def test_predictions_round_trip(tmp_path):
 
 
 def test_probs_do_not_overflow_on_large_logits():
-    p = runs.Predictions(np.array([[1000.0, 0.0], [0.0, -1000.0]]), np.zeros(2), np.arange(2))
+    p = records.Predictions(np.array([[1000.0, 0.0], [0.0, -1000.0]]), np.zeros(2), np.arange(2))
     np.testing.assert_allclose(p.probs, [[1.0, 0.0], [1.0, 0.0]])
 
 
 def test_unreadable_predictions(tmp_path):
     with pytest.raises(EraskitError, match="no predictions"):
-        runs.load_predictions(tmp_path / "predictions.npz")
+        records.load_predictions(tmp_path / "predictions.npz")
     (tmp_path / "predictions.npz").write_bytes(b"junk")
     with pytest.raises(EraskitError, match="predictions.npz is not readable"):
-        runs.load_predictions(tmp_path / "predictions.npz")
+        records.load_predictions(tmp_path / "predictions.npz")
 
 
 def test_load_run_round_trip(tmp_path):
     paths = RunPaths(tmp_path)
     config = Config(epochs=3, width=8)
-    runs.save_json(paths.config, config.to_dict())
-    runs.save_json(paths.history, [{"epoch": 1, "test_acc": 0.3}, {"epoch": 2, "test_acc": 0.4}])
-    runs.save_json(paths.meta, {"device": "cpu", "max_lr": 0.1, "note": "kept"})
+    safe_write.save_json(paths.config, config.to_dict())
+    safe_write.save_json(paths.history,
+                         [{"epoch": 1, "test_acc": 0.3}, {"epoch": 2, "test_acc": 0.4}])
+    safe_write.save_json(paths.meta, {"device": "cpu", "max_lr": 0.1, "note": "kept"})
     run = runs.load_run(tmp_path)
     assert run.config == config and run.lr_finder is None
-    assert run.meta == runs.Meta(device="cpu", max_lr=0.1, others={"note": "kept"})
+    assert run.meta == records.Meta(device="cpu", max_lr=0.1, others={"note": "kept"})
     assert run.meta.to_dict() == {"device": "cpu", "max_lr": 0.1, "note": "kept"}
     assert run.final == {"epoch": 2, "test_acc": 0.4}
 
 
 def test_meta_fields_a_file_lacks_say_unknown(tmp_path):
     paths = RunPaths(tmp_path)
-    assert runs.load_meta(paths) == runs.Meta()  # no meta.json yet
-    runs.save_json(paths.meta, {"started": "2024-05-01 10:00:00"})  # an older kit's
+    assert runs.load_meta(paths) == records.Meta()  # no meta.json yet
+    safe_write.save_json(paths.meta, {"started": "2024-05-01 10:00:00"})  # an older kit's
     meta = runs.load_meta(paths)
     assert (meta.device, meta.precision, meta.max_lr_source, meta.max_lr_shown) == ("?",) * 4
     assert (meta.train_images, meta.steps_per_epoch, meta.data_source) == (None, None, "")
@@ -177,7 +179,7 @@ def test_meta_fields_a_file_lacks_say_unknown(tmp_path):
 
 def test_a_meta_json_that_is_no_object_is_one_line(tmp_path):
     paths = RunPaths(tmp_path)
-    runs.save_json(paths.meta, ["not", "a", "record"])
+    safe_write.save_json(paths.meta, ["not", "a", "record"])
     with pytest.raises(EraskitError, match="meta.json is not a JSON object: restore it"):
         runs.load_meta(paths)
 
@@ -201,19 +203,19 @@ def test_check_writable_fails_early_under_a_regular_file(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     with pytest.raises(EraskitError, match="cannot write to .*a_file/run"):
-        runs.check_writable(blocker / "run")
+        safe_write.check_writable(blocker / "run")
     with pytest.raises(EraskitError, match="cannot write to"):
-        runs.check_writable(blocker)
-    runs.check_writable(tmp_path / "new" / "run")  # made on the way
+        safe_write.check_writable(blocker)
+    safe_write.check_writable(tmp_path / "new" / "run")  # made on the way
     assert (tmp_path / "new" / "run").is_dir() and not any((tmp_path / "new" / "run").iterdir())
 
 
 def test_predictions_carry_the_epoch_of_their_model(tmp_path):
     path = tmp_path / "predictions.npz"
-    runs.save_predictions(path, np.zeros((2, 10)), np.arange(2), np.arange(2), epoch=7)
-    assert runs.load_predictions(path).epoch == 7
-    runs.save_predictions(path, np.zeros((2, 10)), np.arange(2), np.arange(2))  # older kits
-    assert runs.load_predictions(path).epoch is None
+    records.save_predictions(path, np.zeros((2, 10)), np.arange(2), np.arange(2), epoch=7)
+    assert records.load_predictions(path).epoch == 7
+    records.save_predictions(path, np.zeros((2, 10)), np.arange(2), np.arange(2))  # older kits
+    assert records.load_predictions(path).epoch is None
 
 
 def epoch_state(epoch: int) -> Checkpoint:
@@ -230,25 +232,25 @@ def save_epoch(paths: RunPaths, epoch: int) -> None:
 def test_save_epoch_is_all_or_nothing(tmp_path, monkeypatch, failing):
     paths = RunPaths(tmp_path)
     save_epoch(paths, 1)
-    stage = runs._stage
+    stage = safe_write._stage
 
     def full_disk(path, write):
         if path.name == failing:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return stage(path, write)
-    monkeypatch.setattr(runs, "_stage", full_disk)
+    monkeypatch.setattr(safe_write, "_stage", full_disk)
     with pytest.raises(EraskitError, match=f"disk holding {tmp_path} is full .writing {failing}.;"
                                            " epoch 2 was not saved and the files of epoch 1 are "
                                            "intact"):
         save_epoch(paths, 2)
-    assert runs.load_checkpoint(paths.checkpoint).epoch == 1
+    assert records.load_checkpoint(paths.checkpoint).epoch == 1
     assert runs.read_json(paths.history) == [{"epoch": 1}]
-    assert runs.load_predictions(paths.predictions).epoch == 1
+    assert records.load_predictions(paths.predictions).epoch == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt", "history.json",
                                                           "predictions.npz"]
     monkeypatch.undo()
     save_epoch(paths, 2)
-    assert runs.load_checkpoint(paths.checkpoint).epoch == 2
+    assert records.load_checkpoint(paths.checkpoint).epoch == 2
 
 
 def test_files_of_different_epochs_are_named(tmp_path):
@@ -259,10 +261,10 @@ def test_files_of_different_epochs_are_named(tmp_path):
 
 
 def test_write_errors_are_one_line(tmp_path):
-    full = runs.write_error(tmp_path / "a.json", OSError(errno.ENOSPC, "No space left"))
+    full = safe_write.write_error(tmp_path / "a.json", OSError(errno.ENOSPC, "No space left"))
     assert str(full) == (f"the disk holding {tmp_path} is full (writing a.json); "
                          f"a.json is as it was")
-    denied = runs.write_error(tmp_path / "a.json", PermissionError(errno.EACCES, "Denied"))
+    denied = safe_write.write_error(tmp_path / "a.json", PermissionError(errno.EACCES, "Denied"))
     assert str(denied) == f"cannot write {tmp_path / 'a.json'} (Denied); a.json is as it was"
 
 
