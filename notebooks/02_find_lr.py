@@ -149,7 +149,7 @@ fig = plots.plot_lr_finder(result, captions.setup_caption(config, data))
 # that is lower. The step where a sweep diverged is left out, and the peak never exceeds the
 # last rate the sweep survived. The rule lives in `lr_finder.suggest`; the
 # factor's docstring gives the measurements it was chosen on, and `results/rule-bench/` how
-# it fares on cases it was not chosen on (within 1.5 points of the best peak in 6 of 10).
+# it fares on cases it was not chosen on (within 1.5 points of the best peak in 7 of 14).
 
 # %%
 help(lr_finder.warm_up_factor)
