@@ -116,7 +116,7 @@ def train_loader(pixels: np.ndarray, labels: np.ndarray, config: Config,
                    config, device, drop_last=len(dataset) > (batch_size or config.batch_size))
 
 
-def test_loader(pixels: np.ndarray, labels: np.ndarray, config: Config,
+def eval_loader(pixels: np.ndarray, labels: np.ndarray, config: Config,
                 device: torch.device) -> DataLoader:
     """Normalised test batches of uint8 `pixels` (N, 32, 32, 3), in dataset order."""
     dataset = AugmentedImages(pixels, labels, eval_transform(), config.seed)

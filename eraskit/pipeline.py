@@ -219,7 +219,7 @@ def fit(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
     data, test_indices = take_subset(config, data)
     model = build_model(config, len(data.classes), device)
     train_loader = make_train_loader(data.x_train, data.y_train, config, device, log)
-    test_loader = augment.test_loader(data.x_test, data.y_test, config, device)
+    test_loader = augment.eval_loader(data.x_test, data.y_test, config, device)
     check_warm_up(config, len(train_loader))  # before the range test, not after it
 
     # A resumed run keeps the peak it started with, whatever lr_finder.json now says.
@@ -315,7 +315,7 @@ def restore_outputs(paths: RunPaths, config: Config, data: Cifar10, checkpoint: 
     data, test_indices = take_subset(config, data)
     model = build_model(config, len(data.classes), device)
     model.load_state_dict(checkpoint.model)
-    test_loader = augment.test_loader(data.x_test, data.y_test, config, device)
+    test_loader = augment.eval_loader(data.x_test, data.y_test, config, device)
     logits, labels = predict(model, test_loader, Precision.choose(device, config.precision),
                              device, use_channels_last(config, device), config.flip_tta)
     runs.save_outputs(paths, checkpoint, logits, labels, test_indices)

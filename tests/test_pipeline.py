@@ -57,10 +57,10 @@ def test_predictions_are_those_of_the_final_model(trained_run, data):
     accuracy = float((predictions.preds == predictions.labels).mean())
     assert accuracy == trained_run.final["test_acc"]
 
-    from eraskit.augment import test_loader as make_test_loader  # renamed: not a test
+    from eraskit.augment import eval_loader
     model = pipeline.load_model(trained_run)
     assert not model.training and next(model.parameters()).device.type == "cpu"
-    images = torch.stack([make_test_loader(data.x_test, data.y_test, tiny_config(),
+    images = torch.stack([eval_loader(data.x_test, data.y_test, tiny_config(),
                                            torch.device("cpu")).dataset[i][0] for i in range(32)])
     with torch.no_grad():  # flip TTA is on in the smoke preset
         logits = (model(images) + model(images.flip(dims=[3]))) / 2

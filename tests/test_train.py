@@ -155,7 +155,7 @@ def test_predict_keeps_order_and_flip_tta_averages_mirror_logits(data):
     config = tiny_config()
     torch.manual_seed(0)
     model = ResNet18(config.width).eval()
-    loader = augment.test_loader(data.x_test, data.y_test, config.replace(eval_batch_size=10), CPU)
+    loader = augment.eval_loader(data.x_test, data.y_test, config.replace(eval_batch_size=10), CPU)
     precision = Precision("cpu", None)
     logits, labels = predict(model, loader, precision, CPU, False)
     assert logits.shape == (32, 10) and logits.dtype == np.float32
