@@ -110,3 +110,16 @@ def subprocess_env() -> dict:
     env = {k: v for k, v in os.environ.items() if k != "ERASKIT_DATA"}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     return env
+
+
+def interrupt_at(monkeypatch, stop_epoch: int, error: type = KeyboardInterrupt) -> None:
+    """Make training raise `error` (a Ctrl-C by default) when epoch `stop_epoch` starts."""
+    from eraskit import pipeline
+    real = pipeline.train_epoch
+
+    def train_epoch(state, loader, epoch, progress=True):
+        if epoch == stop_epoch:
+            raise error
+        return real(state, loader, epoch, progress)
+
+    monkeypatch.setattr(pipeline, "train_epoch", train_epoch)

@@ -12,8 +12,8 @@ import torch
 
 from eraskit import cli, config as cfg, flags, pipeline, preflight, runs, safe_write
 from eraskit.cli import main
-from helpers import (ERASKIT, TINY_FLAGS, as_flags, save_npz, snapshot, subprocess_env,
-                     tiny_config, tiny_flags, without_timing)
+from helpers import (ERASKIT, TINY_FLAGS, as_flags, interrupt_at, save_npz, snapshot,
+                     subprocess_env, tiny_config, tiny_flags, without_timing)
 
 
 @pytest.fixture(scope="module")
@@ -226,22 +226,10 @@ def test_interrupt_before_an_epoch_is_saved_gives_the_command_again(files, capsy
                                    f"start again with `python -m eraskit {' '.join(argv)}`\n")
 
 
-def interrupt_at_epoch(stop: int, monkeypatch) -> None:
-    """Make training raise KeyboardInterrupt (a Ctrl-C) when epoch `stop` begins."""
-    real = pipeline.train_epoch
-
-    def train_epoch(state, loader, epoch, progress=True):
-        if epoch == stop:
-            raise KeyboardInterrupt
-        return real(state, loader, epoch, progress)
-
-    monkeypatch.setattr(pipeline, "train_epoch", train_epoch)
-
-
 def test_interrupt_says_how_many_epochs_are_kept_and_how_to_continue(files, capsys, tmp_path,
                                                                     monkeypatch):
     out = tmp_path / "my run"  # quoted in the command to copy
-    interrupt_at_epoch(2, monkeypatch)
+    interrupt_at(monkeypatch, stop_epoch=2)
     code, _, err = call(["run", *TINY_FLAGS, "--data", files["good"], "--out", out], capsys)
     assert code == 130
     assert err == (f"eraskit: interrupted; 1 of 3 epochs kept in {out}: continue with "
@@ -458,7 +446,7 @@ def test_force_images_says_what_it_replaces_then_does_it(files, capsys, tmp_path
 
 
 def test_a_partly_trained_run_says_how_far_it_got(files, capsys, tmp_path, monkeypatch):
-    interrupt_at_epoch(2, monkeypatch)
+    interrupt_at(monkeypatch, stop_epoch=2)
     out = tmp_path / "run"
     code, _, err = call(["train", *TINY_FLAGS, "--data", files["good"], "--out", out], capsys)
     assert code == 130

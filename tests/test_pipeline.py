@@ -9,7 +9,7 @@ from eraskit.errors import EraskitError
 from eraskit.lr_finder import safe_peak, suggest, warm_up_steps
 from eraskit.runs import RunPaths
 from eraskit.train import TrainingDiverged
-from helpers import snapshot, tiny_config, without_timing
+from helpers import interrupt_at, snapshot, tiny_config, without_timing
 
 HISTORY_KEYS = {"epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"}
 quiet = dict(progress=False, log=lambda *_: None)
@@ -100,22 +100,10 @@ class Interrupted(Exception):
     pass
 
 
-def interrupt_at(monkeypatch, stop_epoch: int) -> None:
-    """Make fit() stop as if killed when epoch `stop_epoch` starts."""
-    real = pipeline.train_epoch
-
-    def train_epoch(state, loader, epoch, progress=True):
-        if epoch == stop_epoch:
-            raise Interrupted
-        return real(state, loader, epoch, progress)
-
-    monkeypatch.setattr(pipeline, "train_epoch", train_epoch)
-
-
 def test_resume_continues_from_the_last_epoch_and_matches_an_uninterrupted_run(
         tmp_path, data, trained_run, monkeypatch):
     out = tmp_path / "run"
-    interrupt_at(monkeypatch, stop_epoch=2)
+    interrupt_at(monkeypatch, stop_epoch=2, error=Interrupted)
     with pytest.raises(Interrupted):
         pipeline.fit(tiny_config(), data, out, **quiet)
     assert records.load_checkpoint(out / "checkpoint.pt").epoch == 1
@@ -245,7 +233,7 @@ def test_a_width_4_run_trains_on_a_cpu(tmp_path):
 
 def test_resume_keeps_the_peak_rate_it_started_with(tmp_path, data, monkeypatch):
     out, config = tmp_path / "run", tiny_config(max_lr=None, lr_iters=17)  # a range test picks it
-    interrupt_at(monkeypatch, stop_epoch=2)
+    interrupt_at(monkeypatch, stop_epoch=2, error=Interrupted)
     with pytest.raises(Interrupted):
         pipeline.fit(config, data, out, **quiet)
     monkeypatch.undo()
