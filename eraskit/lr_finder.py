@@ -51,6 +51,8 @@ DIVERGE_AT = Config.lr_diverge_at
 # After a warm-up this many steps long SGD's safe peak grows linearly with the batch (see
 # safe_peak); after a shorter one, more slowly.
 SAFE_WARM_UP = 20
+# The rule of a sweep that fell and then diverged before MIN_POINTS steps (see diverged_early).
+TENTH_RULE = "a tenth of the rate at the lowest loss"
 # The rule's factor: SGD's grows with the warm-up up to this cap; Adam's stays put.
 SGD_FACTOR_CAP, ADAM_FACTOR = 50.0, 2.5
 
@@ -235,7 +237,7 @@ def diverged_early(lrs: np.ndarray, raw: np.ndarray, optimizer: str, warm_up: in
     if kept >= 3 and raw[lowest] < (1 - MIN_DROP) * raw[0]:
         tenth = float(lrs[lowest]) / 10
         peak = min(tenth, safe)
-        rule = "a tenth of the rate at the lowest loss" if tenth <= safe else fallback["rule"]
+        rule = TENTH_RULE if tenth <= safe else fallback["rule"]
         return {**common, "min_loss_lr": float(lrs[lowest]), "suggested_lr": peak,
                 "capped": False, "rule": rule,
                 "note": (f"the range test diverged at step {kept + 1}, too early to smooth: its "

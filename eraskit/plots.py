@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from .data import MEAN, STD
+from .lr_finder import TENTH_RULE
 from .metrics import best_epoch, confusion_matrix, per_class_accuracy
 
 
@@ -89,6 +90,7 @@ def plot_lr_finder(result: dict, caption: Optional[str] = None) -> plt.Figure:
     ax.plot(lrs[:len(losses)], losses, color="tab:blue", label="smoothed (centred average)")
     ax.set_xscale("log")
     floor, peak = result.get("floor_lr"), result["suggested_lr"]
+    tenth = result.get("rule") == TENTH_RULE  # a sweep that fell, then diverged early
     if floor and result.get("evidence", "ok") == "ok":
         start = result.get("descent_start_lr", lrs[0])
         ax.axvspan(start, floor, color="tab:green", alpha=0.12, label="the loss falls")
@@ -96,7 +98,7 @@ def plot_lr_finder(result: dict, caption: Optional[str] = None) -> plt.Figure:
         label = f"max LR = {result['factor']:.3g} x floor = {peak:.3g}"
         if result.get("capped"):
             label = f"max LR = the last rate the sweep survived: {peak:.3g}"
-    elif result.get("rule", "").startswith("a tenth"):  # diverged early, after a fall
+    elif tenth:  # diverged early, after a fall
         label = f"max LR = a tenth of the lowest loss's rate: {peak:.3g}"
     else:
         label = f"max LR (safe fallback): {peak:.3g}"
@@ -111,8 +113,7 @@ def plot_lr_finder(result: dict, caption: Optional[str] = None) -> plt.Figure:
     elif result.get("evidence") not in (None, "ok"):
         why = {"flat": "the loss never fell clearly", "still falling": "the loss still fell at "
                "the end", "diverged early": "it diverged too early"}.get(result["evidence"])
-        then = "a tenth of its lowest loss's rate" if label.startswith("max LR = a tenth") \
-            else "a safe peak"
+        then = "a tenth of its lowest loss's rate" if tenth else "a safe peak"
         title += f": {why or result['evidence']}, so {then}"
     ax.set(title=title, xlabel="learning rate (log scale)", ylabel="training loss")
     ax.legend(fontsize=8)
