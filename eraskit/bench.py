@@ -17,9 +17,9 @@ from . import augment
 from .config import Config
 from .data import Cifar10
 from .errors import EraskitError
+from .gpu_augment import describe_augment, make_train_loader
 from .hardware import Precision, resolve_device, use_channels_last
-from .model import ResNet18
-from .pipeline import build_model, describe_augment, make_train_loader
+from .model import ResNet18, build_model
 from .train import make_train_state, train_epoch
 
 
@@ -32,7 +32,7 @@ def _pixels(data: Cifar10, count: int) -> tuple[np.ndarray, np.ndarray]:
 def time_kit(config: Config, pixels: np.ndarray, labels: np.ndarray, device: torch.device,
              steps: int) -> tuple[float, str]:
     """Images per second of the kit's train_epoch over `steps` batches, after one warm-up
-    pass, and where it augmented (see pipeline.describe_augment)."""
+    pass, and where it augmented (see gpu_augment.describe_augment)."""
     model = build_model(config, 10, device)
     loader = make_train_loader(pixels, labels, config, device)
     state = make_train_state(model, config, max_lr=0.01 * config.div_factor,  # a rate of 0.01

@@ -21,6 +21,7 @@ from .flags import RUNS_ROOT, parse
 from .preflight import (check_analysis_writable, check_device, check_existing_run,
                         check_images_allowed, check_new_run, check_out_given, is_new_run,
                         make_config, subset_notes)
+from .runs import RunPaths
 
 if typing.TYPE_CHECKING:
     from .data import Cifar10
@@ -58,9 +59,8 @@ def interrupted(args: argparse.Namespace) -> str:
     if args.command not in ("run", "train"):
         return "interrupted; run it again"
     from .records import load_checkpoint
-    from .runs import RunPaths
 
-    paths = RunPaths(Path(args.out))
+    paths = RunPaths.of(args.out)
     if not paths.checkpoint.is_file():
         again = shlex.join(["python", "-m", "eraskit", *args.argv])
         return f"interrupted before the first epoch was saved; start again with `{again}`"
@@ -78,7 +78,7 @@ def compare(args: argparse.Namespace) -> int:
     """Print the comparison table of the run folders given."""
     from .tables import comparison_table
 
-    folders = [r for r in args.runs if (Path(r) / "config.json").is_file()]
+    folders = [r for r in args.runs if RunPaths.of(r).holds_run()]
     for skipped in sorted(set(args.runs) - set(folders)):
         print(f"eraskit: skipping {skipped}: not a run folder", file=sys.stderr)
     if not folders:
@@ -103,16 +103,16 @@ def find_lr(args: argparse.Namespace) -> int:
     check_new_run(config, args.out)
     check_device(config)
     data = load_data(args.data, config, args.out)
-    from . import pipeline
-    from .figures import write_lr_finder_figure
-    pipeline.find_lr(config, data, args.out, progress=show_progress(args))
+    from .run_figures import write_lr_finder_figure
+    from .lr_choice import find_lr as run_range_test
+    run_range_test(config, data, args.out, progress=show_progress(args))
     print(f"figure: {write_lr_finder_figure(args.out, config, data)}")
     return 0
 
 
 def train(args: argparse.Namespace) -> int:
     """Train (or resume) the run in --out; `run` then draws every figure."""
-    if args.resume and not (Path(args.out) / "config.json").is_file():
+    if args.resume and not RunPaths.of(args.out).holds_run():
         raise EraskitError(f"{args.out} holds no run to resume: check --out, or drop --resume "
                            f"to start a new run there")
     config = make_config(args)
@@ -122,8 +122,8 @@ def train(args: argparse.Namespace) -> int:
     check_new_run(config, args.out)
     check_device(config)
     data = load_data(args.data, config, args.out)
-    from . import pipeline
-    pipeline.fit(config, data, args.out, resume=args.resume, progress=show_progress(args))
+    from .training_run import fit
+    fit(config, data, args.out, resume=args.resume, progress=show_progress(args))
     if args.command == "run":
         write_analysis(args, config, data)
     print(f"run folder: {args.out}")
@@ -184,15 +184,14 @@ def recorded_data(meta: Meta) -> str | None:
 
 def write_analysis(args: argparse.Namespace, config: cfg.Config, data: Cifar10) -> None:
     """Every figure of the run in --out; with --images, copies published beside the README."""
-    from .figures import write_figures
-    from .pipeline import load_model
+    from .run_figures import write_figures
     from .predictions import load_test_results
     from .publish import copy_to_images
     from .runs import load_run
 
     run = load_run(args.out)
     only = ("gradcam",) if args.command == "gradcam" else None
-    written = write_figures(load_test_results(run, data, load_model), config, only=only)
+    written = write_figures(load_test_results(run, data), config, only=only)
     images = getattr(args, "images", None)
     if images:
         check_images_allowed(args, config, run)

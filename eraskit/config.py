@@ -260,12 +260,6 @@ def differences(a: Config, b: Config, a_name: str, b_name: str,
                      for name in changed_fields(a, b, ignore))
 
 
-def same_training(a: Config, b: Config) -> bool:
-    """Whether two configs train the same run (runtime fields aside)."""
-    keep = {name: getattr(a, name) for name in RUNTIME_FIELDS}
-    return b.replace(**keep) == a
-
-
 PRESETS: dict[str, dict] = {
     # The assignment: full width, all data, 20 epochs.
     "full": {},

@@ -9,20 +9,23 @@ numbers: a run is reproducible within one path.
 
 When the kit uses it (config.gpu_augment = auto): on a CUDA device whose CPU cores are too few
 to feed it, as `hardware.batch_augment_reason` decides (its module docstring gives the
-measurements). The CPU and notebook 01 keep albumentations.
+measurements). The CPU and notebook 01 keep albumentations. `make_train_loader` makes that
+choice for a run.
 """
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import augment
 from .augment import MEAN_UINT8, epoch_seed
 from .config import Config
 from .data import MEAN, STD
+from .hardware import batch_augment_reason
 
 
 class BatchAugment:
@@ -91,3 +94,24 @@ class DeviceLoader:
         for k in range(len(self)):
             idx = order[k * self.batch_size:(k + 1) * self.batch_size]
             yield self.augment(self.pixels[idx], generator), self.labels[idx]
+
+
+def make_train_loader(pixels: np.ndarray, labels: np.ndarray, config: Config,
+                      device: torch.device, log: Optional[Callable] = None):
+    """A run's augmented training batches: the albumentations DataLoader, or a DeviceLoader
+    (gpu_augment on, or auto on a GPU that the CPU cores cannot feed). `log` hears why auto
+    chose the latter. Either has .sampler.set_epoch(epoch) and yields (images, labels)."""
+    reason = batch_augment_reason(config, device)
+    if reason and config.gpu_augment == "auto" and log:
+        log(reason)
+    if reason:
+        return DeviceLoader(pixels, labels, config, device)
+    return augment.train_loader(pixels, labels, config, device)
+
+
+def describe_augment(loader) -> str:
+    """Where a training loader augments, for meta.json."""
+    if isinstance(loader, DeviceLoader):
+        return "whole batches on the device"
+    workers = loader.num_workers
+    return f"albumentations, {workers} DataLoader worker{'s' * (workers != 1)}"

@@ -15,7 +15,7 @@ exponentially, and records the raw loss of every step. The rule reads that curve
    whose loss was still falling at its last rate gives no upper bound, and one that diverged
    before MIN_POINTS steps cannot be smoothed; all fall back to a documented safe peak for
    the optimizer, batch and warm-up, saying so (as does a run too short for a sweep:
-   pipeline.resolve_peak). A sweep that diverged early but whose loss fell first gives a
+   lr_choice.choose_max_lr). A sweep that diverged early but whose loss fell first gives a
    tenth of the rate at its lowest loss, if that is lower. The step where a sweep diverged is
    left out, and the peak never exceeds the last rate the sweep survived.
 """
@@ -80,10 +80,12 @@ def warm_up_steps(config: Config, steps_per_epoch: int) -> int:
 
 
 def range_test(model: nn.Module, loader, config: Config, device: torch.device,
-               progress: bool = True, steps_per_epoch: Optional[int] = None) -> dict:
+               progress: bool = True, steps_per_epoch: Optional[int] = None,
+               precision: Optional[Precision] = None) -> dict:
     """Train a copy of `model` while the rate rises exponentially over sweep_range(config);
     the caller's model is left untouched. `steps_per_epoch` is the run's (default: the
-    loader's), which sizes the sweep and sets the rule's warm-up.
+    loader's), which sizes the sweep and sets the rule's warm-up; `precision` the run's
+    (default: the config's choice for `device`).
 
     Returns {"lrs", "raw_losses"} and the suggestion (see `suggest`).
     """
@@ -93,7 +95,7 @@ def range_test(model: nn.Module, loader, config: Config, device: torch.device,
     start, end = sweep_range(config)
     trial = copy.deepcopy(model).to(device)
     optimizer = make_optimizer(trial, config, lr=start)
-    precision = Precision.choose(device, config.precision)
+    precision = precision or Precision.choose(device, config.precision)
     amp = {}
     if precision.dtype is not None:
         amp = dict(amp_backend="torch", grad_scaler=precision.grad_scaler(),

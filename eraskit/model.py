@@ -6,6 +6,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import Config
+from .hardware import use_channels_last
+
 
 class BasicBlock(nn.Module):
     """Two 3x3 convolutions with a shortcut; the shortcut is a 1x1 convolution when the shape changes."""
@@ -55,6 +58,15 @@ class ResNet18(nn.Module):
         out = self.layer4(self.layer3(self.layer2(self.layer1(out))))
         out = F.adaptive_avg_pool2d(out, 1).flatten(1)
         return self.linear(out)
+
+
+def build_model(config: Config, num_classes: int, device: torch.device) -> "ResNet18":
+    """A freshly initialised ResNet-18 of the config's width on `device`, in NHWC memory where
+    the config and device use it; the config's seed fixes the initial weights."""
+    torch.manual_seed(config.seed)
+    model = ResNet18(config.width, num_classes).to(device)
+    nhwc = use_channels_last(config, device)
+    return model.to(memory_format=torch.channels_last) if nhwc else model
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -4,7 +4,7 @@ mistakes among them: what every analysis of a run starts from."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
 import torch
@@ -14,7 +14,7 @@ from .augment import eval_transform
 from .data import Cifar10
 from .errors import EraskitError
 from .model import ResNet18
-from .runs import Run
+from .runs import Run, load_model
 
 
 @dataclass
@@ -40,11 +40,9 @@ class TestResults:
         return torch.stack([transform(image=self.pixels[i])["image"] for i in positions])
 
 
-def load_test_results(run: Run, data: Cifar10,
-                      load_model: Callable[[Run], ResNet18]) -> TestResults:
-    """Join the run's stored predictions with the test images of `data` they were made on.
-    `load_model` loads the run's trained model (pipeline.load_model, which this layer does not
-    import); it is called once the predictions are known to fit the data."""
+def load_test_results(run: Run, data: Cifar10) -> TestResults:
+    """Join the run's stored predictions with the test images of `data` they were made on,
+    and load its trained model once they are known to fit the data."""
     predictions = run.predictions()
     if predictions.indices.max(initial=-1) >= len(data.x_test):
         raise EraskitError(f"{run.paths.predictions} refers to test images this data set lacks")

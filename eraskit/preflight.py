@@ -11,6 +11,7 @@ from pathlib import Path
 from . import config as cfg
 from .errors import EraskitError
 from .flags import RUNS_ROOT, TRAINED_RUN_COMMANDS, flag, given_settings, shown
+from .runs import RunPaths
 
 if typing.TYPE_CHECKING:
     from .runs import Run
@@ -21,7 +22,7 @@ def make_config(args: argparse.Namespace) -> cfg.Config:
     config, in which only runtime and Grad-CAM settings may change."""
     given = given_settings(args)
     trained = getattr(args, "resume", False) or args.command in TRAINED_RUN_COMMANDS
-    if not (trained and (Path(args.out) / "config.json").is_file()):
+    if not (trained and RunPaths.of(args.out).holds_run()):
         return cfg.preset(args.preset).replace(**given)
     from .runs import load_run
     saved = load_run(args.out).config
@@ -75,12 +76,12 @@ def run_preset(saved: cfg.Config, given: dict[str, typing.Any]) -> str | None:
 def check_existing_run(args: argparse.Namespace, config: cfg.Config) -> None:
     """A new run (no --resume) in a folder that holds a trained one, refused before the data
     and torch load: naming the settings that differ from the run's, else saying how far it got
-    and what to do (--resume, or analyse a finished run). pipeline.fit refuses the same, late,
+    and what to do (--resume, or analyse a finished run). training_run.start refuses the same, late,
     for the notebooks. A folder another process is training in is reported as in use."""
     from .run_lock import writing
-    from .runs import RunPaths, load_run
+    from .runs import load_run
 
-    paths = RunPaths(Path(args.out))
+    paths = RunPaths.of(args.out)
     if args.resume or not (paths.checkpoint.is_file() and paths.config.is_file()):
         return
     with writing(paths.root):  # refused while another process holds it: it is in use
@@ -108,9 +109,8 @@ def check_device(config: cfg.Config) -> None:
 
 
 def is_new_run(out: str) -> bool:
-    """Whether --out holds no checkpoint yet (a folder with one is checked in pipeline)."""
-    from .runs import RunPaths
-    return not RunPaths(Path(out)).checkpoint.is_file()
+    """Whether --out holds no checkpoint yet (a folder with one is checked by training_run.start)."""
+    return not RunPaths.of(out).checkpoint.is_file()
 
 
 def check_new_run(config: cfg.Config, out: str) -> None:
@@ -160,7 +160,7 @@ def run_folders(root: Path = RUNS_ROOT) -> list[Path]:
 
 def check_out_given(args: argparse.Namespace) -> None:
     """Without --out, an analysis needs runs/<preset> to hold a run; else list those there."""
-    if args.out_given or (Path(args.out) / "config.json").is_file():
+    if args.out_given or RunPaths.of(args.out).holds_run():
         return
     folders = run_folders()
     if not folders:
@@ -173,9 +173,8 @@ def check_out_given(args: argparse.Namespace) -> None:
 
 def check_analysis_writable(args: argparse.Namespace) -> None:
     """Refuse an analysis whose figures (or --images copies) cannot be written, in one line."""
-    from .runs import RunPaths
     from .safe_write import check_writable
 
-    check_writable(RunPaths(Path(args.out)).figures)
+    check_writable(RunPaths.of(args.out).figures)
     if getattr(args, "images", None):
         check_writable(Path(args.images))

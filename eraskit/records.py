@@ -13,7 +13,6 @@ import numpy as np
 
 from .config import Config
 from .errors import EraskitError
-from .safe_write import atomic_write
 
 
 @dataclass
@@ -106,10 +105,6 @@ def write_checkpoint(checkpoint: Checkpoint) -> Callable:
     return lambda f: f.write(buffer.getbuffer())
 
 
-def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
-    atomic_write(path, write_checkpoint(checkpoint))
-
-
 def load_checkpoint(path: Path) -> Checkpoint:
     """Load a checkpoint without executing code from it (weights_only)."""
     if not path.is_file():
@@ -136,18 +131,13 @@ def load_checkpoint(path: Path) -> Checkpoint:
 
 def write_predictions(logits: np.ndarray, labels: np.ndarray, indices: np.ndarray,
                       epoch: Optional[int] = None) -> Callable:
-    """A writer of predictions.npz; `epoch` is that of the model that made them."""
+    """A writer of predictions.npz: logits (N, C) float32, labels (N,) and indices (N,) into
+    the full test set, int64; `epoch` is that of the model that made them."""
     arrays = dict(logits=logits.astype(np.float32), labels=labels.astype(np.int64),
                   indices=indices.astype(np.int64))
     if epoch is not None:
         arrays["epoch"] = np.int64(epoch)
     return lambda f: np.savez(f, **arrays)
-
-
-def save_predictions(path: Path, logits: np.ndarray, labels: np.ndarray,
-                     indices: np.ndarray, epoch: Optional[int] = None) -> None:
-    """logits (N, C) float32, labels (N,) int64, indices (N,) into the full test set."""
-    atomic_write(path, write_predictions(logits, labels, indices, epoch))
 
 
 @dataclass
@@ -177,10 +167,6 @@ def load_predictions(path: Path) -> Predictions:
             epoch = int(npz["epoch"]) if "epoch" in npz.files else None
             return Predictions(npz["logits"], npz["labels"], npz["indices"], epoch)
     except FileNotFoundError:
-        if (path.parent / "checkpoint.pt").is_file():
-            raise EraskitError(f"no predictions at {path}: recompute them from the checkpoint "
-                               f"with `python -m eraskit train --resume --out {path.parent}`"
-                               ) from None
         raise EraskitError(f"no predictions at {path}: train the run first") from None
     except Exception as err:
         raise EraskitError(f"{path} is not readable ({err})") from None

@@ -21,15 +21,20 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
 from .config import Config
 from .errors import EraskitError
-from .records import Checkpoint, Meta, Predictions, load_predictions, write_checkpoint, \
-    write_predictions
+from .records import (Checkpoint, Meta, Predictions, load_checkpoint, load_predictions,
+                      write_checkpoint, write_predictions)
 from .safe_write import save_json, write_bytes, write_together
+
+if TYPE_CHECKING:  # torch loads only where a model does: the command line reads runs without it
+    import torch
+
+    from .model import ResNet18
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,15 @@ class RunPaths:
     trust = property(lambda self: self.root / "trust.json")
     figures = property(lambda self: self.root / "figures")
     lock = property(lambda self: self.root / ".lock")
+
+    @classmethod
+    def of(cls, root: str | os.PathLike) -> "RunPaths":
+        """The paths of the run folder `root`."""
+        return cls(Path(root))
+
+    def holds_run(self) -> bool:
+        """Whether the folder holds a run's settings (config.json)."""
+        return self.config.is_file()
 
     def figure(self, name: str) -> Path:
         return self.figures / f"{name}.png"
@@ -138,6 +152,10 @@ class Run:
 
     def predictions(self) -> Predictions:
         """The test predictions, checked to be of the epoch history.json ends with."""
+        if not self.paths.predictions.is_file() and self.paths.checkpoint.is_file():
+            raise EraskitError(f"no predictions at {self.paths.predictions}: recompute them from "
+                               f"the checkpoint with `python -m eraskit train --resume --out "
+                               f"{self.paths.root}`")
         predictions = load_predictions(self.paths.predictions)
         check_epochs(self.paths.root, history_json=self.final.get("epoch"),
                      predictions_npz=predictions.epoch)
@@ -146,8 +164,8 @@ class Run:
 
 def load_run(root: str | os.PathLike) -> Run:
     """Read a run directory's config, history, meta and LR-finder result."""
-    paths = RunPaths(Path(root))
-    if not paths.config.is_file():
+    paths = RunPaths.of(root)
+    if not paths.holds_run():
         raise EraskitError(f"{paths.root} holds no run (no config.json): train one first, e.g. "
                            f"`python -m eraskit run --preset smoke|cpu|full --out {paths.root}`")
     config = Config.from_dict(read_json(paths.config))
@@ -155,3 +173,22 @@ def load_run(root: str | os.PathLike) -> Run:
     lr = read_json(paths.lr_finder) if paths.lr_finder.is_file() else None
     return Run(paths, config, history, load_meta(paths), lr)
 
+
+
+def load_model(run: Run, device: Optional["torch.device"] = None) -> "ResNet18":
+    """The run's trained model in eval mode, fp32, on `device` (CPU by default)."""
+    import torch
+
+    from .model import ResNet18
+
+    checkpoint = load_checkpoint(run.paths.checkpoint)
+    check_epochs(run.paths.root, history_json=run.final.get("epoch"),
+                 checkpoint_pt=checkpoint.epoch)
+    num_classes = checkpoint.model["linear.weight"].shape[0]
+    model = ResNet18(run.config.width, num_classes)
+    try:
+        model.load_state_dict(checkpoint.model)
+    except RuntimeError as err:
+        raise EraskitError(f"{run.paths.checkpoint} does not fit a width-{run.config.width} "
+                           f"ResNet-18 ({str(err).splitlines()[0]})") from None
+    return model.to(device or torch.device("cpu")).eval()

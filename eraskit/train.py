@@ -1,9 +1,11 @@
-"""The training loop, in plain PyTorch: optimizer, OneCycle schedule, one epoch, evaluation.
-(Which device and precision it runs with is hardware.py's job.)"""
+"""The training loop's pieces, in plain PyTorch: optimizer, OneCycle schedule, loss, one
+training epoch (`train_epoch`) and one evaluation on the test set (`evaluate_epoch`). The loop
+over epochs is training_run.py's; which device and precision it runs with, hardware.py's."""
 
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from dataclasses import dataclass
 from typing import Optional
@@ -124,10 +126,12 @@ def make_train_state(model: nn.Module, config: Config, max_lr: float, steps_per_
 
 
 def train_epoch(state: TrainState, loader, epoch: int, progress: bool = True) -> dict:
-    """One pass over `loader`. Returns mean train_loss, train_acc in [0, 1] and the last lr used."""
+    """One pass over `loader`. Returns mean train_loss, train_acc in [0, 1], the last lr used
+    and train_img_per_s, the images trained per second."""
     model, optimizer, scaler = state.model, state.optimizer, state.scaler
     model.train()
     loss_sum, correct, seen = 0.0, 0, 0
+    started = time.perf_counter()
     bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=not progress)
     for batch, (images, labels) in enumerate(bar, start=1):
         images = to_device(images, state.device, state.channels_last)
@@ -154,7 +158,17 @@ def train_epoch(state: TrainState, loader, epoch: int, progress: bool = True) ->
     if seen == 0:
         raise EraskitError("the training loader yielded no batch: is the batch size larger "
                            "than the training set?")
-    return {"train_loss": loss_sum / seen, "train_acc": correct / seen, "lr": lr}
+    return {"train_loss": loss_sum / seen, "train_acc": correct / seen, "lr": lr,
+            "train_img_per_s": seen / (time.perf_counter() - started)}
+
+
+def evaluate_epoch(state: TrainState, loader, flip_tta: bool = False
+               ) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Evaluate the model on every test batch: ({"test_loss", "test_acc" in [0, 1]},
+    logits (N, C), labels (N,))."""
+    logits, labels = predict(state.model, loader, state.precision, state.device,
+                             state.channels_last, flip_tta)
+    return evaluate(logits, labels, state.criterion), logits, labels
 
 
 @torch.inference_mode()

@@ -44,11 +44,12 @@ if "google.colab" in sys.modules:  # Colab lacks the kit, grad-cam and torch-lr-
 # %%
 from torch_lr_finder import LRFinder
 
-from eraskit import (augment, captions, colab, exercises, hardware, lr_finder, pipeline, plots,
+from eraskit import (augment, captions, colab, exercises, hardware, lr_choice, lr_finder, plots,
                      train)
 from eraskit import notebook as nb
 from eraskit.config import check_warm_up, preset, steps_per_epoch
 from eraskit.data import load_cifar10, take_subset
+from eraskit.model import build_model
 
 colab.show_errors_briefly()  # a problem with your settings prints one line saying what to change
 nb.report_unknown_env()  # names a misspelt ERASKIT_* variable, which would change nothing
@@ -102,7 +103,7 @@ check_warm_up(config, steps_per_epoch(config, len(kept.x_train)))
 
 # %% [markdown]
 # ## 2. Run the LR range test
-# `pipeline.find_lr` builds the model and the augmented training batches exactly as training
+# `lr_choice.find_lr` builds the model and the augmented training batches exactly as training
 # will, then sweeps the rate exponentially (SGD: from 1e-4 to 10; Adam: from 1e-6 to 1) and
 # records the loss of every step. The sweep is sized to the run: a quarter of the run's own
 # training steps, at least 20 and at most 100, never more than half of them (`LR_ITERS` sets
@@ -110,7 +111,7 @@ check_warm_up(config, steps_per_epoch(config, len(kept.x_train)))
 # `lr_finder.json`.
 
 # %%
-result = pipeline.find_lr(config, data, RUN_DIR)
+result = lr_choice.find_lr(config, data, RUN_DIR)
 
 # %% [markdown]
 # ## 3. Read the curve
@@ -161,11 +162,11 @@ help(lr_finder.warm_up_factor)
 # `lr_finder.json`.
 
 # %%
-print(pipeline.describe_suggestion(result))
+print(lr_choice.describe_suggestion(result))
 
 # %% [markdown]
 # ## 5. The range test in the open
-# `pipeline.find_lr` is a thin layer over torch-lr-finder. Here is the library itself, on a
+# `lr_choice.find_lr` is a thin layer over torch-lr-finder. Here is the library itself, on a
 # fresh network built the same way: `LRFinder` wraps the model, optimizer and loss;
 # `range_test` trains for `num_iter` steps while the rate rises exponentially (`step_mode=
 # "exp"`) from `start_lr` to `end_lr`, stopping early if the loss explodes; `history` holds
@@ -175,7 +176,7 @@ print(pipeline.describe_suggestion(result))
 # %%
 device = hardware.resolve_device(config.device)
 loader = augment.train_loader(kept.x_train, kept.y_train, config, device)  # as find_lr's
-model = pipeline.build_model(config, len(data.classes), device)
+model = build_model(config, len(data.classes), device)
 optimizer = train.make_optimizer(model, config, lr=result["lrs"][0])
 
 # %%
@@ -193,7 +194,7 @@ finder.reset()  # the model and optimizer as they were before the test
 # precision of the run (bf16 on a recent GPU) where this one runs in fp32.
 
 # %%
-curves = {"pipeline.find_lr (raw loss)": (result["lrs"], result["raw_losses"]),
+curves = {"lr_choice.find_lr (raw loss)": (result["lrs"], result["raw_losses"]),
           "LRFinder (smoothed loss)": (history["lr"], history["loss"])}
 fig = plots.plot_range_tests(curves, captions.setup_caption(config, data))
 

@@ -21,8 +21,9 @@
 # schedule, then read its learning curves. The run folder this notebook writes (settings,
 # checkpoint, history, test predictions) is what notebooks 04 and 05 analyse.
 #
-# Before the real run, the notebook builds the loop's pieces with the kit's own functions and
-# takes a few training steps by hand, so that you see every line of what `pipeline.fit` does.
+# First the notebook builds the loop's pieces with the kit's own functions and takes a few
+# training steps by hand; then it trains the real run with the epoch loop written out in
+# section 7, the same loop that `python -m eraskit train` runs.
 #
 # On Colab, pick a GPU first (Runtime > Change runtime type > GPU): 20 epochs take minutes
 # there. On a CPU, set `PRESET = "cpu"` below (a narrow network on a fifth of the data, under
@@ -47,12 +48,14 @@ from pathlib import Path
 
 from IPython.display import Code
 
-from eraskit import (captions, colab, exercises, figures, hardware, pipeline, plots, tables,
-                     train)
+from eraskit import (captions, colab, exercises, hardware, plots, run_figures, runs, tables,
+                     train, training_run)
 from eraskit import notebook as nb
 from eraskit.config import preset
 from eraskit.data import load_cifar10, take_subset
-from eraskit.model import summarize
+from eraskit.gpu_augment import make_train_loader
+from eraskit.lr_choice import choose_max_lr
+from eraskit.model import build_model, summarize
 
 colab.show_errors_briefly()  # a problem with your settings prints one line saying what to change
 nb.report_unknown_env()  # names a misspelt ERASKIT_* variable, which would change nothing
@@ -97,14 +100,14 @@ tables.table(["setting", "value"], config.to_dict().items())
 # %% [markdown]
 # ## 2. The pieces of the loop
 # Training needs five things, and the kit builds each with one function, the same ones
-# `pipeline.fit` calls below. First the device (a GPU if there is one), the training images
+# `training_run.start` calls in section 7. First the device (a GPU if there is one), the training images
 # (the config's class-balanced subset) and the loader that serves them in shuffled,
 # augmented batches.
 
 # %%
 device = hardware.resolve_device(config.device)
 kept, _ = take_subset(config, data)
-loader = pipeline.make_train_loader(kept.x_train, kept.y_train, config, device)
+loader = make_train_loader(kept.x_train, kept.y_train, config, device)
 print(f"{len(kept.x_train):,} training images in {len(loader)} batches of {config.batch_size}, "
       f"on {device}")
 
@@ -115,7 +118,7 @@ print(f"{len(kept.x_train):,} training images in {len(loader)} batches of {confi
 # all parameters sit in the last two stages.
 
 # %%
-model = pipeline.build_model(config, len(data.classes), device)
+model = build_model(config, len(data.classes), device)
 print(summarize(model))
 
 # %% [markdown]
@@ -130,11 +133,11 @@ print(summarize(model))
 # here first). The loss is cross-entropy with label smoothing.
 
 # %%
-max_lr = pipeline.resolve_max_lr(config, data, RUN_DIR, len(loader))
+max_lr, max_lr_source = choose_max_lr(config, data, RUN_DIR, len(loader))
 optimizer = train.make_optimizer(model, config, lr=max_lr / config.div_factor)
 scheduler = train.make_scheduler(optimizer, config, max_lr, len(loader))
 criterion = train.make_criterion(config)
-print(optimizer, criterion, sep="\n")
+print(f"max_lr {max_lr:.3g} ({max_lr_source})", optimizer, criterion, sep="\n")
 
 # %% [markdown]
 # The rate of every step of the run, computed with the same function and settings. **Look
@@ -178,7 +181,7 @@ for step, (images, labels) in zip(range(1, 6), loader):
 # %%
 images, labels = next(iter(loader))
 images, labels = images[:32].to(device), labels[:32].to(device)
-probe = pipeline.build_model(config, len(data.classes), device)
+probe = build_model(config, len(data.classes), device)
 probe_optimizer = train.make_optimizer(probe, config, lr=0.05)  # a fixed, moderate rate
 plain_loss = train.make_criterion(config.replace(label_smoothing=0.0))
 
@@ -192,26 +195,54 @@ for step in range(1, 41):
         print(f"step {step}: loss {loss.item():.3f}")
 
 # %% [markdown]
-# ## 6. The loop the run uses
-# `pipeline.fit` trains with `train.train_epoch`, shown here from the installed kit itself.
-# It is the loop of section 4 plus what a long run needs: the forward pass under autocast
-# (bf16 on a recent GPU), a gradient scaler (used only with fp16, which skips a step whose
-# gradients overflowed while the schedule moves on), a progress bar, a stop with a clear
-# message if the loss becomes NaN, and running sums for the epoch's mean loss and accuracy.
+# ## 6. One epoch of training, one evaluation
+# An epoch of training is `train.train_epoch`, shown here from the installed kit itself. It
+# is the loop of section 4 plus what a long run needs: the forward pass under autocast (bf16
+# on a recent GPU), a gradient scaler (used only with fp16, which skips a step whose gradients
+# overflowed while the schedule moves on), a progress bar, a stop with a clear message if the
+# loss becomes NaN, and running sums for the epoch's mean loss and accuracy.
 
 # %%
 Code(inspect.getsource(train.train_epoch), language="python")
 
 # %% [markdown]
-# ## 7. Train
-# `pipeline.fit` builds the same pieces afresh (the steps above trained a throwaway model)
-# and calls `train_epoch` once per epoch. After every epoch it evaluates on the test set and
-# saves a checkpoint in the run folder. With `resume=True`, running this cell again (after a
-# Colab disconnect, or after stopping it) continues from the last finished epoch instead of
-# starting over; once all epochs are done it just loads the run.
+# Evaluation runs the model on every test batch in eval mode (BatchNorm uses its running
+# statistics, no dropout of anything) under `torch.inference_mode()` (no gradients kept), then
+# computes the mean loss and the accuracy from the logits. The logits are kept: they are the
+# test predictions that notebooks 04 and 05 analyse.
 
 # %%
-run = pipeline.fit(config, data, RUN_DIR, resume=True)
+Code(inspect.getsource(train.evaluate_epoch) + "\n\n" + inspect.getsource(train.predict),
+     language="python")
+
+# %% [markdown]
+# ## 7. Train
+# The whole run is the loop below: for each epoch, train, evaluate on the test set, save.
+#
+# - `training_run.start` builds the pieces of sections 2 and 3 afresh (the steps above trained a
+#   throwaway model): device and precision, data, loaders, model, `max_lr`, optimizer,
+#   schedule. It holds the run folder's lock until the loop ends, so that no second notebook
+#   or command trains into the same folder.
+# - `set_epoch` gives each epoch its own shuffle and augmentation (a function of the seed and
+#   the epoch, so a resumed run sees the images an uninterrupted one would).
+# - `training.save_epoch` adds the epoch's time and a check that the network has not collapsed
+#   onto one class to its row, saves the checkpoint, the history and the test predictions as
+#   one set (a kill mid-save leaves the previous epoch whole), and prints one line.
+#
+# With `resume=True`, running this cell again (after a Colab disconnect, or after stopping it)
+# starts the loop after the last saved epoch instead of from the beginning; once all epochs
+# are done, it only loads the run. `python -m eraskit train` runs this same loop
+# (`training_run.fit`).
+
+# %%
+with training_run.start(config, data, RUN_DIR, resume=True) as training:
+    for epoch in training.epochs_left():  # after an interrupt: from the last saved epoch on
+        training.train_loader.sampler.set_epoch(epoch)
+        row = train.train_epoch(training.state, training.train_loader, epoch)
+        test_row, logits, labels = train.evaluate_epoch(training.state, training.test_loader,
+                                                        config.flip_tta)
+        training.save_epoch(epoch, {**row, **test_row}, logits, labels)
+run = runs.load_run(RUN_DIR)
 
 # %% [markdown]
 # ## 8. Learning curves
@@ -228,7 +259,7 @@ fig = plots.plot_history(run.history, captions.caption(run))
 # The schedule the run used, read back from the run folder: it should match the preview.
 
 # %%
-fig = figures.schedule_figure(run)
+fig = run_figures.schedule_figure(run)
 
 # %% [markdown]
 # ## 9. The run folder
@@ -257,7 +288,7 @@ exercises.check("first_and_last_rate", ANSWER, rates)
 #    of its own, and compare the two runs, in a new cell:
 #
 #    ```python
-#    pipeline.fit(config.replace(cutout=0), data, "runs/no-cutout")
+#    training_run.fit(config.replace(cutout=0), data, "runs/no-cutout")
 #    print(tables.comparison_table([RUN_DIR, "runs/no-cutout"]))
 #    ```
 #

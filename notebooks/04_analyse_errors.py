@@ -37,7 +37,7 @@ if "google.colab" in sys.modules:  # Colab lacks the kit, grad-cam and torch-lr-
 # %%
 import numpy as np
 
-from eraskit import (captions, colab, exercises, figures, metrics, pipeline, plots, predictions,
+from eraskit import (captions, colab, exercises, metrics, plots, predictions, run_figures,
                      tables)
 from eraskit import notebook as nb
 
@@ -65,7 +65,7 @@ DRIVE = nb.from_env("DRIVE", True)  # on Colab, read the run folder from your Go
 # %%
 RUN_DIR = colab.run_folder(RUN_DIR, drive=DRIVE)
 run = nb.require_run(RUN_DIR)
-results = predictions.load_test_results(run, nb.analysis_data(run, DATA), pipeline.load_model)
+results = predictions.load_test_results(run, nb.analysis_data(run, DATA))
 print(captions.caption(run))
 print(captions.chance_warning(run) or "")
 
@@ -81,7 +81,7 @@ print(captions.chance_warning(run) or "")
 # second look at the image.
 
 # %%
-fig = figures.misclassified_gallery(results, count=10)
+fig = run_figures.misclassified_gallery(results, count=10)
 
 # %% [markdown]
 # ## 3. The numbers behind the figures
@@ -142,7 +142,7 @@ exercises.check("precision_per_class", ANSWER, labels, preds, len(results.classe
 
 # %% [markdown]
 # 2. **Label errors.** Look at more of the confident mistakes,
-#    `figures.misclassified_gallery(results, count=30)`. For which of them would you give the
+#    `run_figures.misclassified_gallery(results, count=30)`. For which of them would you give the
 #    network's answer yourself?
 # 3. **Another run's errors.** Set `RUN_DIR` to a run trained with other settings (the
 #    command line's `runs/cpu`, or the no-cutout run of notebook 03's exercises) and run this

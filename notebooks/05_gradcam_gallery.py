@@ -43,8 +43,8 @@ from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.image import show_cam_on_image
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-from eraskit import (captions, colab, exercises, figures, pipeline, plots, predictions,
-                     safe_write, tables)
+from eraskit import (captions, colab, exercises, plots, predictions, run_figures, safe_write,
+                     tables)
 from eraskit import notebook as nb
 from eraskit.gradcam_explorer import gradcam_explorer
 
@@ -71,7 +71,7 @@ DRIVE = nb.from_env("DRIVE", True)  # on Colab, read the run folder from your Go
 # %%
 RUN_DIR = colab.run_folder(RUN_DIR, drive=DRIVE)
 run = nb.require_run(RUN_DIR)
-results = predictions.load_test_results(run, nb.analysis_data(run, DATA), pipeline.load_model)
+results = predictions.load_test_results(run, nb.analysis_data(run, DATA))
 print(captions.caption(run))
 print(captions.chance_warning(run) or "")
 
@@ -122,7 +122,7 @@ fig = plots.plot_image_grid(
 # score, which is common for classes the network found very unlikely.
 
 # %%
-fig = figures.gradcam_gallery(results, count=10)
+fig = run_figures.gradcam_gallery(results, count=10)
 
 # %% [markdown]
 # ## 4. Can these maps be trusted?
@@ -139,7 +139,7 @@ fig = figures.gradcam_gallery(results, count=10)
 #   baseline. **Look for:** both layers above the random maps, and which layer scores higher.
 
 # %%
-fig, trust = figures.trust_check(results, count=10)
+fig, trust = run_figures.trust_check(results, count=10)
 safe_write.save_json(run.paths.trust, trust)  # kept in the run folder as trust.json
 tables.table(["check", "value"],
              [("Spearman rho, trained vs random maps", trust["mean_spearman"]),

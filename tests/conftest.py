@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from eraskit import pipeline  # noqa: E402
+from eraskit import training_run  # noqa: E402
 from helpers import save_npz, synthetic_cifar, tiny_config  # noqa: E402
 
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
@@ -51,7 +51,7 @@ def npz_path(tmp_path_factory, data) -> Path:
 def trained_run(tmp_path_factory, data):
     """A finished tiny run (helpers.TINY, 3 epochs). Read-only: use `run_copy` to change it."""
     out = tmp_path_factory.mktemp("trained") / "run"
-    return pipeline.fit(tiny_config(), data, out, progress=False, log=lambda *_: None)
+    return training_run.fit(tiny_config(), data, out, progress=False, log=lambda *_: None)
 
 
 @pytest.fixture

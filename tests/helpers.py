@@ -114,12 +114,26 @@ def subprocess_env() -> dict:
 
 def interrupt_at(monkeypatch, stop_epoch: int, error: type = KeyboardInterrupt) -> None:
     """Make training raise `error` (a Ctrl-C by default) when epoch `stop_epoch` starts."""
-    from eraskit import pipeline
-    real = pipeline.train_epoch
+    from eraskit import train
+    real = train.train_epoch
 
     def train_epoch(state, loader, epoch, progress=True):
         if epoch == stop_epoch:
             raise error
         return real(state, loader, epoch, progress)
 
-    monkeypatch.setattr(pipeline, "train_epoch", train_epoch)
+    monkeypatch.setattr(train, "train_epoch", train_epoch)
+
+
+def save_checkpoint(path, checkpoint) -> None:
+    """Write a checkpoint file on its own, as a run's epoch writes it."""
+    from eraskit.records import write_checkpoint
+    from eraskit.safe_write import atomic_write
+    atomic_write(path, write_checkpoint(checkpoint))
+
+
+def save_predictions(path, logits, labels, indices, epoch=None) -> None:
+    """Write a predictions.npz on its own, as a run's epoch writes it."""
+    from eraskit.records import write_predictions
+    from eraskit.safe_write import atomic_write
+    atomic_write(path, write_predictions(logits, labels, indices, epoch))

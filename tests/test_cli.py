@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from eraskit import cli, config as cfg, flags, pipeline, preflight, runs, safe_write
+from eraskit import cli, config as cfg, flags, preflight, runs, safe_write, training_run
 from eraskit.cli import main
 from helpers import (ERASKIT, TINY_FLAGS, as_flags, interrupt_at, save_npz, snapshot,
                      subprocess_env, tiny_config, tiny_flags, without_timing)
@@ -219,7 +219,7 @@ def test_interrupt_before_an_epoch_is_saved_gives_the_command_again(files, capsy
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline, "fit", interrupted)
+    monkeypatch.setattr(training_run, "fit", interrupted)
     argv = ["train", *TINY_FLAGS, "--data", str(files["good"]), "--out", str(tmp_path)]
     code, _, err = call(argv, capsys)
     assert code == 130 and err == (f"eraskit: interrupted before the first epoch was saved; "
@@ -500,7 +500,7 @@ def test_interrupting_an_analysis_does_not_mention_resume(files, capsys, monkeyp
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("eraskit.figures.write_figures", interrupted)
+    monkeypatch.setattr("eraskit.run_figures.write_figures", interrupted)
     code, _, err = call(["analyse", "--data", files["good"], "--out", files["run"]], capsys)
     assert code == 130 and err == "eraskit: interrupted; run it again\n"
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from eraskit import config as cfg
-from eraskit.config import PRESETS, Config, field_help, not_the_assignment, preset, same_training
+from eraskit.config import PRESETS, Config, field_help, not_the_assignment, preset
 from eraskit.errors import EraskitError
 
 
@@ -107,14 +107,6 @@ def test_lr_bounds_must_rise():
 
 def test_ints_are_accepted_where_floats_belong():
     assert Config(max_lr=1, div_factor=10).max_lr == 1
-
-
-def test_same_training_ignores_runtime_fields_only():
-    a = preset("smoke")
-    assert same_training(a, a.replace(device="cpu", workers=3, compile=True, channels_last=False,
-                                      eval_batch_size=64))
-    assert not same_training(a, a.replace(epochs=a.epochs + 1))
-    assert not same_training(a, a.replace(seed=2))
 
 
 def test_every_field_has_a_one_line_help():

@@ -103,7 +103,7 @@ def test_two_trainings_into_one_folder_one_is_refused(tmp_path, npz_path):
     winner = next(pid for code, _, pid in results if code == 0)
     refused = one_line(next(err for code, err, _ in results if code == 2))
     # Which refusal depends on timing: while the winner trains, its lock; after, its run
-    # (seen by the command line before the data loads, or by pipeline.fit after).
+    # (seen by the command line before the data loads, or by training_run.start after).
     in_use = f"{out} is in use by another eraskit process (pid {winner})"
     finished = (f"{out} holds a run that has finished all 3 epochs: analyse it",
                 f"{out} already holds a trained run: continue it with --resume")
@@ -144,10 +144,10 @@ def test_resume_refuses_a_config_json_edited_since_the_checkpoint(run_copy, npz_
 
 
 def test_resume_with_other_settings_names_them(run_copy, data):
-    from eraskit import pipeline
+    from eraskit import training_run
     before = snapshot(run_copy)
     with pytest.raises(EraskitError, match="epochs: 3 in config.json, 5 in the request"):
-        pipeline.fit(tiny_config(epochs=5), data, run_copy, resume=True, progress=False,
+        training_run.fit(tiny_config(epochs=5), data, run_copy, resume=True, progress=False,
                      log=lambda *_: None)
     assert snapshot(run_copy) == before
 
@@ -258,7 +258,7 @@ KILL_WHILE_SAVING = textwrap.dedent("""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from eraskit import figures
+    from eraskit import run_figures
 
     def dies_halfway(self, f, **kwargs):
         f.write(b"\\x89PNG")
@@ -266,7 +266,7 @@ KILL_WHILE_SAVING = textwrap.dedent("""
         os.kill(os.getpid(), signal.SIGKILL)
 
     plt.Figure.savefig = dies_halfway
-    figures.save_figure(plt.figure(), Path(sys.argv[1]))
+    run_figures.save_figure(plt.figure(), Path(sys.argv[1]))
 """)
 
 

@@ -89,11 +89,11 @@ def test_device_loader_is_reproducible_per_epoch_and_differs_between_epochs():
 
 
 def test_a_run_trains_with_the_batch_path(tmp_path):
-    from eraskit import pipeline
+    from eraskit import training_run
     from helpers import synthetic_cifar, tiny_config
 
     config = tiny_config(gpu_augment="on")
-    run = pipeline.fit(config, synthetic_cifar(), tmp_path / "run", progress=False,
+    run = training_run.fit(config, synthetic_cifar(), tmp_path / "run", progress=False,
                        log=lambda *_: None)
     assert [row["epoch"] for row in run.history] == [1, 2, 3]
     assert run.config.gpu_augment == "on" and run.paths.predictions.is_file()

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from eraskit import exercises, metrics, pipeline, train
+from eraskit import exercises, metrics, runs, train, training_run
+from eraskit import model as model_module
 from eraskit.gradcam import compute_cams
-from helpers import tiny_config
+from helpers import interrupt_at, tiny_config, without_timing
 from test_notebooks import make_results
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -68,7 +69,7 @@ def lesson03(data, tmp_path):
 def test_the_steps_by_hand_train_the_model_on_the_schedule(capsys, lesson03, data):
     ns = lesson03
     config = ns["config"]
-    fresh = pipeline.build_model(config, len(data.classes), torch.device("cpu"))
+    fresh = model_module.build_model(config, len(data.classes), torch.device("cpu"))
     changed = [name for name, p in ns["model"].state_dict().items()
                if p.is_floating_point() and not torch.equal(p, fresh.state_dict()[name])]
     assert changed, "the visible steps left every weight as it was"
@@ -87,11 +88,28 @@ def test_the_one_batch_check_overfits(lesson03, capsys):
     assert ns["plain_loss"].label_smoothing == 0.0
 
 
-def test_the_loop_shown_is_the_installed_one():
-    (source,) = section("03_train_resnet", "## 6.")
-    assert "inspect.getsource(train.train_epoch)" in source
-    fit = "".join(section("03_train_resnet", "## 7."))
-    assert "pipeline.fit(" in fit
+def test_the_epoch_shown_is_the_installed_one():
+    shown = "".join(section("03_train_resnet", "## 6."))
+    for function in ("train_epoch", "evaluate_epoch", "predict"):
+        assert f"inspect.getsource(train.{function})" in shown
+
+
+def test_the_notebooks_loop_trains_what_fit_trains_and_resumes(data, tmp_path, monkeypatch):
+    """Notebook 03's training cell, interrupted in epoch 2 and run again, ends with the
+    history that the command line's fit gives in one go, with the same seed."""
+    config = tiny_config()
+    reference = training_run.fit(config, data, tmp_path / "fit", progress=False,
+                                 log=lambda *_: None)
+    namespace = {**imports("03_train_resnet"), "config": config, "data": data,
+                 "RUN_DIR": str(tmp_path / "notebook")}
+    interrupt_at(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
+        run_section("03_train_resnet", "## 7.", namespace)
+    assert [row["epoch"] for row in runs.load_run(tmp_path / "notebook").history] == [1]
+    monkeypatch.undo()
+    run_section("03_train_resnet", "## 7.", namespace)
+    assert len(reference.history) == config.epochs
+    assert without_timing(namespace["run"].history) == without_timing(reference.history)
 
 
 @pytest.fixture(scope="module")

@@ -191,7 +191,7 @@ def test_the_sweep_is_sized_to_the_run():
     assert sweep_steps(config, 10) == 50
     assert sweep_steps(config.replace(epochs=2), 30) == 20  # the floor
     assert sweep_steps(config.replace(epochs=3), 7) == 10  # at most half of a short run
-    assert sweep_steps(config.replace(epochs=1), 8) == 4  # too short: see the pipeline test
+    assert sweep_steps(config.replace(epochs=1), 8) == 4  # too short: see the training_run tests
     assert sweep_steps(config.replace(lr_iters=33), 98) == 33  # as configured
 
 

@@ -5,7 +5,7 @@ import gc
 import os
 import resource
 
-from eraskit import pipeline
+from eraskit import training_run
 from helpers import tiny_config
 
 EPOCHS = 5
@@ -26,7 +26,7 @@ def test_memory_does_not_grow_across_epochs(tmp_path, data):
             gc.collect()
             after_epoch.append(resident_mb())
 
-    run = pipeline.fit(tiny_config(epochs=EPOCHS), data, tmp_path / "run", progress=False,
+    run = training_run.fit(tiny_config(epochs=EPOCHS), data, tmp_path / "run", progress=False,
                        log=log)
     assert len(after_epoch) == EPOCHS
     growth = after_epoch[-1] - after_epoch[1]

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from eraskit import flags, hardware, pipeline, records, runs, train
+from eraskit import flags, hardware, lr_choice, records, runs, train, training_run
 from eraskit.config import Config
 from eraskit.hardware import Precision
 from eraskit.model import ResNet18
@@ -108,14 +108,14 @@ def eager_scaler(monkeypatch):
 def test_an_fp16_run_trains_on_a_cpu_and_resumes_to_the_same_numbers(
         tmp_path, data, monkeypatch, eager_scaler):
     config = tiny_config(precision="fp16")
-    reference = pipeline.fit(config, data, tmp_path / "reference", **quiet)
+    reference = training_run.fit(config, data, tmp_path / "reference", **quiet)
     assert [row["epoch"] for row in reference.history] == [1, 2, 3]
     assert reference.meta.precision == "float16 autocast"
     assert all(np.isfinite(row["train_loss"]) for row in reference.history)
     final = records.load_checkpoint(reference.paths.checkpoint).scaler
     assert final["scale"] < 2.0**(8 + 12)  # at least one of the 12 steps overflowed
 
-    real = pipeline.train_epoch
+    real = train.train_epoch
 
     def stop_at_epoch_2(state, loader, epoch, progress=True):
         if epoch == 2:
@@ -123,13 +123,13 @@ def test_an_fp16_run_trains_on_a_cpu_and_resumes_to_the_same_numbers(
         return real(state, loader, epoch, progress)
 
     out = tmp_path / "resumed"
-    monkeypatch.setattr(pipeline, "train_epoch", stop_at_epoch_2)
+    monkeypatch.setattr(train, "train_epoch", stop_at_epoch_2)
     with pytest.raises(Interrupted):
-        pipeline.fit(config, data, out, **quiet)
+        training_run.fit(config, data, out, **quiet)
     saved = records.load_checkpoint(out / "checkpoint.pt").scaler
     assert saved["scale"] > 2.0**8  # the scale grew in epoch 1: there is state to restore
-    monkeypatch.setattr(pipeline, "train_epoch", real)
-    resumed = pipeline.fit(config, data, out, resume=True, **quiet)
+    monkeypatch.setattr(train, "train_epoch", real)
+    resumed = training_run.fit(config, data, out, resume=True, **quiet)
 
     assert without_timing(resumed.history) == without_timing(reference.history)
     np.testing.assert_array_equal(resumed.predictions().logits, reference.predictions().logits)
@@ -141,10 +141,10 @@ def test_an_fp16_run_trains_on_a_cpu_and_resumes_to_the_same_numbers(
 
 def test_forcing_emulated_bf16_says_so_in_one_line(tmp_path, data, monkeypatch):
     monkeypatch.setattr(hardware, "cpu_has_bf16", lambda: False)
-    monkeypatch.setattr(pipeline, "train_epoch", lambda *a, **k: (_ for _ in ()).throw(Interrupted))
+    monkeypatch.setattr(train, "train_epoch", lambda *a, **k: (_ for _ in ()).throw(Interrupted))
     messages = []
     with pytest.raises(Interrupted):
-        pipeline.fit(tiny_config(precision="bf16"), data, tmp_path / "run", progress=False,
+        training_run.fit(tiny_config(precision="bf16"), data, tmp_path / "run", progress=False,
                      log=messages.append)
     notes = [m for m in messages if "without native bf16" in m]
     assert len(notes) == 1 and "9x slower" in notes[0]
@@ -152,6 +152,6 @@ def test_forcing_emulated_bf16_says_so_in_one_line(tmp_path, data, monkeypatch):
 
 
 def test_the_range_test_runs_in_fp16_on_a_cpu(tmp_path, data):
-    result = pipeline.find_lr(tiny_config(precision="fp16", max_lr=None, lr_iters=20), data,
+    result = lr_choice.find_lr(tiny_config(precision="fp16", max_lr=None, lr_iters=20), data,
                               tmp_path / "run", **quiet)
     assert len(result["lrs"]) > 5 and np.isfinite(result["suggested_lr"])

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from eraskit import cli, pipeline, records, runs
-from helpers import (ERASKIT, TIMING_KEYS, save_npz, subprocess_env, synthetic_cifar, tiny_config,
-                     without_timing)
+from eraskit import cli, records, runs, training_run
+from helpers import (ERASKIT, TIMING_KEYS, save_checkpoint, save_npz, subprocess_env,
+                     synthetic_cifar, tiny_config, without_timing)
 
 # 128 images in batches of 16: 8 steps an epoch, long enough to kill a run between epochs.
 SETTINGS = dict(subset=128, epochs=3)
@@ -51,7 +51,7 @@ def killed_and_resumed(tmp_path_factory):
                   "predictions": records.load_predictions(root / "victim" / "predictions.npz")}
     assert cli.main(["train", *FLAGS, "--data", str(npz), "--out", str(root / "victim"),
                      "--resume"]) == 0
-    reference = pipeline.fit(tiny_config(**SETTINGS), data, root / "reference", progress=False,
+    reference = training_run.fit(tiny_config(**SETTINGS), data, root / "reference", progress=False,
                              log=lambda *_: None)
     return root, after_kill, reference
 
@@ -93,23 +93,20 @@ def test_resumed_run_equals_an_uninterrupted_one(killed_and_resumed):
 KILL_WHILE_WRITING = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
-    import torch
-    from eraskit import records
-    from eraskit.config import Config
+    from eraskit import safe_write
 
     def dies_halfway(f):  # torch.save writes to memory: the kill comes during the disk write
         f.write(b"PK\\x03\\x04" + bytes(5000))  # the start of a zip file, then nothing
         f.flush()
         os.kill(os.getpid(), signal.SIGKILL)
 
-    records.write_checkpoint = lambda state: dies_halfway
-    records.save_checkpoint(Path(sys.argv[1]), records.Checkpoint({}, 2, Config()))
+    safe_write.atomic_write(Path(sys.argv[1]), dies_halfway)
 """)
 
 
 def test_a_kill_while_a_checkpoint_is_written_keeps_the_previous_one(tmp_path):
     path = tmp_path / "checkpoint.pt"
-    records.save_checkpoint(path, records.Checkpoint({"w": torch.ones(3)}, 1, tiny_config()))
+    save_checkpoint(path, records.Checkpoint({"w": torch.ones(3)}, 1, tiny_config()))
     before = path.read_bytes()
     done = subprocess.run([sys.executable, "-c", KILL_WHILE_WRITING, str(path)],
                           capture_output=True, text=True, env=subprocess_env(), timeout=120)

@@ -13,6 +13,8 @@ from eraskit.errors import EraskitError
 from eraskit.records import Checkpoint
 from eraskit.runs import RunPaths
 
+from helpers import save_checkpoint, save_predictions
+
 
 def test_atomic_write_replaces_the_file(tmp_path):
     path = tmp_path / "sub" / "a.json"
@@ -25,7 +27,7 @@ def test_atomic_write_replaces_the_file(tmp_path):
 @pytest.mark.parametrize("error", [RuntimeError("disk full"), KeyboardInterrupt()])
 def test_atomic_write_leaves_the_old_file_intact_when_the_writer_fails(tmp_path, error):
     path = tmp_path / "checkpoint.pt"
-    records.save_checkpoint(path, Checkpoint({"w": torch.ones(3)}, 1, Config()))
+    save_checkpoint(path, Checkpoint({"w": torch.ones(3)}, 1, Config()))
     before = path.read_bytes()
 
     def half_then_fail(f):
@@ -62,7 +64,7 @@ def test_checkpoint_round_trip_loads_with_weights_only(tmp_path):
     path = tmp_path / "checkpoint.pt"
     saved = Checkpoint({"w": torch.arange(4.0)}, 2, Config(width=8),
                        history=[{"epoch": 1, "test_acc": 0.5}], max_lr=0.3)
-    records.save_checkpoint(path, saved)
+    save_checkpoint(path, saved)
     loaded = records.load_checkpoint(path)
     assert torch.equal(loaded.model["w"], saved.model["w"])
     assert (loaded.epoch, loaded.history, loaded.config, loaded.max_lr) == (
@@ -104,7 +106,7 @@ def test_unreadable_checkpoints_name_the_file(tmp_path, kind, capsys):
     if kind == "garbage":
         path.write_bytes(np.random.default_rng(0).bytes(2000))
     elif kind == "truncated":
-        records.save_checkpoint(path, good)
+        save_checkpoint(path, good)
         path.write_bytes(path.read_bytes()[:300])
     elif kind == "empty":
         path.write_bytes(b"")
@@ -130,7 +132,7 @@ def test_missing_checkpoint_says_to_train_first(tmp_path):
 def test_predictions_round_trip(tmp_path):
     path = tmp_path / "predictions.npz"
     logits = np.random.default_rng(0).normal(size=(6, 10)).astype(np.float64)
-    records.save_predictions(path, logits, np.arange(6), np.array([9, 3, 4, 0, 1, 2]))
+    save_predictions(path, logits, np.arange(6), np.array([9, 3, 4, 0, 1, 2]))
     p = records.load_predictions(path)
     assert p.logits.dtype == np.float32 and p.labels.dtype == np.int64
     np.testing.assert_allclose(p.logits, logits, rtol=1e-6)
@@ -212,9 +214,9 @@ def test_check_writable_fails_early_under_a_regular_file(tmp_path):
 
 def test_predictions_carry_the_epoch_of_their_model(tmp_path):
     path = tmp_path / "predictions.npz"
-    records.save_predictions(path, np.zeros((2, 10)), np.arange(2), np.arange(2), epoch=7)
+    save_predictions(path, np.zeros((2, 10)), np.arange(2), np.arange(2), epoch=7)
     assert records.load_predictions(path).epoch == 7
-    records.save_predictions(path, np.zeros((2, 10)), np.arange(2), np.arange(2))  # older kits
+    save_predictions(path, np.zeros((2, 10)), np.arange(2), np.arange(2))  # older kits
     assert records.load_predictions(path).epoch is None
 
 

@@ -109,8 +109,8 @@ def test_train_epoch_reports_mean_loss_accuracy_and_the_last_rate_used(data):
     loader = augment.train_loader(data.x_train, data.y_train, config, CPU)
     loader.sampler.set_epoch(1)
     row = run_epoch(model, loader, config)
-    assert set(row) == {"train_loss", "train_acc", "lr"}
-    assert 0 < row["train_loss"] < 10 and 0 <= row["train_acc"] <= 1
+    assert set(row) == {"train_loss", "train_acc", "lr", "train_img_per_s"}
+    assert 0 < row["train_loss"] < 10 and 0 <= row["train_acc"] <= 1 and row["train_img_per_s"] > 0
     expected = lr_schedule(config, 0.05, len(loader))[len(loader) - 1]
     assert row["lr"] == pytest.approx(expected)
 

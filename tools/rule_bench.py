@@ -31,7 +31,7 @@ import numpy as np
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from eraskit import pipeline  # noqa: E402
+from eraskit import lr_choice, training_run  # noqa: E402
 from eraskit.config import preset  # noqa: E402
 from eraskit.data import Cifar10, load_npz  # noqa: E402
 from eraskit.errors import EraskitError  # noqa: E402
@@ -168,7 +168,7 @@ def train(case: Case, data: Cifar10, out: Path, max_lr: float | None, tag: str,
     start = time.perf_counter()
     row = {"case": case.name, "tag": tag, "seed": seed}
     try:
-        run = pipeline.fit(config, data, folder, resume=True, progress=False, log=lambda *a: None)
+        run = training_run.fit(config, data, folder, resume=True, progress=False, log=lambda *a: None)
         row.update(max_lr=run.meta.max_lr, test_acc=run.history[-1]["test_acc"],
                    train_loss=run.history[-1]["train_loss"])
     except EraskitError as err:
@@ -269,7 +269,7 @@ def main(argv=None) -> None:
     if args.phase == "sweep":
         for case in cases:
             data = load_data(case.data, args.data)
-            pipeline.find_lr(case_config(case), data, args.out / case.name / "sweep",
+            lr_choice.find_lr(case_config(case), data, args.out / case.name / "sweep",
                              progress=False)
         return
     if args.phase == "grid":

@@ -98,7 +98,7 @@ def save_figure(fig: plt.Figure, path: Path) -> Path:
 
 def write_lr_finder_figure(run_dir: str | Path, config: Config, data: Cifar10) -> Path:
     """Draw the run folder's saved range test (made with `config` on `data`) to its figures."""
-    paths = RunPaths(Path(run_dir))
+    paths = RunPaths.of(run_dir)
     fig = plots.plot_lr_finder(read_json(paths.lr_finder), setup_caption(config, data))
     return save_figure(fig, paths.figure("lr_finder"))
 

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from eraskit import figures, metrics, pipeline, predictions, runs, safe_write
+from eraskit import metrics, predictions, run_figures, runs, safe_write
 from eraskit.lr_finder import suggest
 from eraskit.runs import RunPaths
 
@@ -19,7 +19,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 def load_results(run_dir: Path, data) -> predictions.TestResults:
     """The test results of the run in `run_dir`, its model loaded as the command line does."""
     run = runs.load_run(run_dir)
-    return predictions.load_test_results(run, data, pipeline.load_model)
+    return predictions.load_test_results(run, data)
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def results(trained_run, data):
 def test_misclassified_gallery_titles_show_class_names_and_the_stored_argmax(results):
     chosen = metrics.misclassified(results.labels, results.probs, 10)
     assert len(chosen) > 0
-    fig = figures.misclassified_gallery(results)
+    fig = run_figures.misclassified_gallery(results)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert len(titles) == len(chosen)
     logits = results.run.predictions().logits
@@ -48,7 +48,7 @@ def test_write_figures_writes_every_png(run_copy, data):
     losses = 2.3 - 0.5 * np.exp(-((np.arange(30) - 20) / 6.0) ** 2)
     safe_write.save_json(RunPaths(run_copy).lr_finder,
                    {"lrs": lrs.tolist(), "raw_losses": losses.tolist(), **suggest(lrs, losses)})
-    written = figures.write_figures(load_results(run_copy, data))
+    written = run_figures.write_figures(load_results(run_copy, data))
     assert {p.stem for p in written} == FIGURES | {"gradcam_sanity"}
     assert all(p.parent == RunPaths(run_copy).figures for p in written)
     for path in written:
@@ -61,14 +61,14 @@ def test_write_figures_writes_every_png(run_copy, data):
 def test_another_cam_method_gets_its_own_files_and_leaves_trust_json(run_copy, data):
     results = load_results(run_copy, data)
     run = results.run
-    figures.write_figures(results, run.config, only=("gradcam_sanity",))
+    run_figures.write_figures(results, run.config, only=("gradcam_sanity",))
     trust = run.paths.trust.read_bytes()
     asked = run.config.replace(cam_method="layercam", cam_layer="layer4")
-    written = figures.write_figures(results, asked, only=("gradcam", "gradcam_sanity"))
+    written = run_figures.write_figures(results, asked, only=("gradcam", "gradcam_sanity"))
     assert [p.name for p in written] == ["gradcam-layercam-layer4.png",
                                          "gradcam_sanity-layercam-layer4.png"]
     assert run.paths.trust.read_bytes() == trust
-    written = figures.write_figures(results, run.config, only=("gradcam",))
+    written = run_figures.write_figures(results, run.config, only=("gradcam",))
     assert [p.name for p in written] == ["gradcam.png"]
 
 
@@ -76,7 +76,7 @@ def test_another_cam_method_gets_its_own_files_and_leaves_trust_json(run_copy, d
 @pytest.mark.filterwarnings("ignore:An input array is constant")  # a flat CAM of the tiny model
 def test_the_trust_check_returns_its_scores_and_writes_nothing(run_copy, data):
     results = load_results(run_copy, data)
-    fig, scores = figures.trust_check(results, count=2)
+    fig, scores = run_figures.trust_check(results, count=2)
     assert {"mean_spearman", "layer3", "layer4", "random_maps"} <= set(scores)
     assert not results.run.paths.trust.exists() and not results.run.paths.figures.exists()
     plt.close(fig)
@@ -86,8 +86,8 @@ def test_steps_per_epoch_of_a_run_whose_meta_lacks_them(trained_run):
     from dataclasses import replace
 
     meta = trained_run.meta
-    assert figures.run_steps_per_epoch(trained_run) == meta.steps_per_epoch == 4
+    assert run_figures.run_steps_per_epoch(trained_run) == meta.steps_per_epoch == 4
     older = replace(trained_run, meta=replace(meta, steps_per_epoch=None))
-    assert figures.run_steps_per_epoch(older) == 64 // 16  # from the images it trained on
+    assert run_figures.run_steps_per_epoch(older) == 64 // 16  # from the images it trained on
     oldest = replace(older, meta=replace(older.meta, train_images=None))
-    assert figures.run_steps_per_epoch(oldest) == 50_000 // 16  # all of CIFAR-10
+    assert run_figures.run_steps_per_epoch(oldest) == 50_000 // 16  # all of CIFAR-10

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from eraskit import pipeline, records, runs, safe_write, train
+from eraskit import lr_choice, records, runs, safe_write, train, training_run
+from eraskit import model as model_module
 from eraskit.errors import EraskitError
 from eraskit.lr_finder import safe_peak, suggest, warm_up_steps
 from eraskit.runs import RunPaths
@@ -58,7 +59,7 @@ def test_predictions_are_those_of_the_final_model(trained_run, data):
     assert accuracy == trained_run.final["test_acc"]
 
     from eraskit.augment import eval_loader
-    model = pipeline.load_model(trained_run)
+    model = runs.load_model(trained_run)
     assert not model.training and next(model.parameters()).device.type == "cpu"
     images = torch.stack([eval_loader(data.x_test, data.y_test, tiny_config(),
                                            torch.device("cpu")).dataset[i][0] for i in range(32)])
@@ -72,20 +73,20 @@ def test_load_model_of_a_checkpoint_that_does_not_fit_the_config(run_copy):
     config = runs.read_json(paths.config)
     safe_write.save_json(paths.config, {**config, "width": 16})
     with pytest.raises(EraskitError, match="does not fit a width-16 ResNet-18"):
-        pipeline.load_model(runs.load_run(run_copy))
+        runs.load_model(runs.load_run(run_copy))
 
 
 def test_fit_refuses_an_existing_run_without_resume_and_changes_nothing(run_copy, data):
     before = snapshot(run_copy)
     with pytest.raises(EraskitError, match="already holds a trained run.*--resume"):
-        pipeline.fit(tiny_config(), data, run_copy, **quiet)
+        training_run.fit(tiny_config(), data, run_copy, **quiet)
     assert snapshot(run_copy) == before
 
 
 def test_resume_with_other_settings_is_refused_and_changes_nothing(run_copy, data):
     before = snapshot(run_copy)
     with pytest.raises(EraskitError, match="trained with other settings"):
-        pipeline.fit(tiny_config(epochs=5), data, run_copy, resume=True, **quiet)
+        training_run.fit(tiny_config(epochs=5), data, run_copy, resume=True, **quiet)
     assert snapshot(run_copy) == before
 
 
@@ -93,7 +94,7 @@ def test_fit_fails_early_on_an_unwritable_folder(tmp_path, data):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     with pytest.raises(EraskitError, match="cannot write to"):
-        pipeline.fit(tiny_config(), data, blocker / "run", **quiet)
+        training_run.fit(tiny_config(), data, blocker / "run", **quiet)
 
 
 class Interrupted(Exception):
@@ -105,13 +106,13 @@ def test_resume_continues_from_the_last_epoch_and_matches_an_uninterrupted_run(
     out = tmp_path / "run"
     interrupt_at(monkeypatch, stop_epoch=2, error=Interrupted)
     with pytest.raises(Interrupted):
-        pipeline.fit(tiny_config(), data, out, **quiet)
+        training_run.fit(tiny_config(), data, out, **quiet)
     assert records.load_checkpoint(out / "checkpoint.pt").epoch == 1
     assert [r["epoch"] for r in runs.read_json(out / "history.json")] == [1]
     monkeypatch.undo()
 
     messages = []
-    run = pipeline.fit(tiny_config(), data, out, resume=True, progress=False, log=messages.append)
+    run = training_run.fit(tiny_config(), data, out, resume=True, progress=False, log=messages.append)
     assert any("resuming" in m and "after epoch 1" in m for m in messages)
     assert [r["epoch"] for r in run.history] == [1, 2, 3]
     # Augmentation and shuffling are functions of (seed, epoch, index): the same numbers.
@@ -123,8 +124,8 @@ def test_resume_continues_from_the_last_epoch_and_matches_an_uninterrupted_run(
 
 
 def test_resume_of_a_finished_run_trains_nothing(run_copy, data, trained_run, monkeypatch):
-    monkeypatch.setattr(pipeline, "train_epoch", lambda *a, **k: pytest.fail("trained again"))
-    run = pipeline.fit(tiny_config(), data, run_copy, resume=True, **quiet)
+    monkeypatch.setattr(train, "train_epoch", lambda *a, **k: pytest.fail("trained again"))
+    run = training_run.fit(tiny_config(), data, run_copy, resume=True, **quiet)
     assert run.history == trained_run.history
 
 
@@ -144,14 +145,14 @@ def test_a_diverging_run_keeps_the_last_good_checkpoint(tmp_path, data, monkeypa
     monkeypatch.setattr(train, "make_criterion", lambda config: NaNFromEpoch2())
     out = tmp_path / "run"
     with pytest.raises(TrainingDiverged, match="epoch 2, batch 1"):
-        pipeline.fit(tiny_config(), data, out, **quiet)
+        training_run.fit(tiny_config(), data, out, **quiet)
     assert records.load_checkpoint(out / "checkpoint.pt").epoch == 1
     assert [r["epoch"] for r in runs.load_run(out).history] == [1]
 
 
 def test_another_seed_gives_another_run(tmp_path, data, trained_run):
     """The exact-equality checks of resumed runs are not vacuous: the seed matters."""
-    run = pipeline.fit(tiny_config(seed=2), data, tmp_path / "run", **quiet)
+    run = training_run.fit(tiny_config(seed=2), data, tmp_path / "run", **quiet)
     assert without_timing(run.history) != without_timing(trained_run.history)
 
 
@@ -164,7 +165,7 @@ def test_fit_uses_a_saved_range_test_scored_with_the_current_rule(tmp_path, data
     config = tiny_config(max_lr=None, epochs=2, lr_factor=3.0)
     expected = suggest(lrs, raw, factor=3.0)["suggested_lr"]
     messages = []
-    run = pipeline.fit(config, data, out, progress=False, log=messages.append)
+    run = training_run.fit(config, data, out, progress=False, log=messages.append)
     assert run.meta.max_lr == pytest.approx(expected) != 123.0
     assert run.meta.max_lr_source == "LR range test"
     assert max(r["lr"] for r in run.history) <= expected
@@ -173,9 +174,9 @@ def test_fit_uses_a_saved_range_test_scored_with_the_current_rule(tmp_path, data
 
 def test_a_range_test_made_with_other_settings_is_run_again(tmp_path, data):
     out = tmp_path / "run"
-    pipeline.find_lr(tiny_config(max_lr=None, width=16, lr_iters=17), data, out, **quiet)
+    lr_choice.find_lr(tiny_config(max_lr=None, width=16, lr_iters=17), data, out, **quiet)
     messages = []
-    pipeline.resolve_max_lr(tiny_config(max_lr=None, lr_iters=17), data, out, 4,
+    lr_choice.choose_max_lr(tiny_config(max_lr=None, lr_iters=17), data, out, 4,
                             progress=False, log=messages.append)
     assert any("other settings" in m for m in messages)
     assert runs.read_json(RunPaths(out).lr_finder)["config"]["width"] == 8
@@ -184,7 +185,7 @@ def test_a_range_test_made_with_other_settings_is_run_again(tmp_path, data):
 def test_find_lr_saves_the_range_test_and_says_what_it_costs(tmp_path, data):
     config = tiny_config(lr_iters=None, lr_end=1.0, max_lr=None, epochs=10)
     messages = []
-    result = pipeline.find_lr(config, data, tmp_path / "run", progress=False,
+    result = lr_choice.find_lr(config, data, tmp_path / "run", progress=False,
                               log=messages.append)
     saved = runs.read_json(tmp_path / "run" / "lr_finder.json")
     assert saved == result and len(saved["lrs"]) == 20  # the floor: the run has 40 steps
@@ -195,19 +196,19 @@ def test_find_lr_saves_the_range_test_and_says_what_it_costs(tmp_path, data):
 def test_a_run_too_short_for_a_range_test_gets_the_safe_peak_and_says_so(tmp_path, data):
     config = tiny_config(max_lr=None, lr_iters=None, epochs=3)  # 12 steps: a sweep of 6
     messages = []
-    run = pipeline.fit(config, data, tmp_path / "run", progress=False, log=messages.append)
+    run = training_run.fit(config, data, tmp_path / "run", progress=False, log=messages.append)
     warm_up = warm_up_steps(config, run.meta.steps_per_epoch)
     assert run.meta.max_lr == safe_peak("sgd", config.batch_size, warm_up)
     assert run.meta.max_lr_source == "safe peak: run too short for a range test"
     assert any("too short for a range test" in m for m in messages)
     assert not (tmp_path / "run" / "lr_finder.json").exists()
     with pytest.raises(EraskitError, match="too short.*--max-lr"):
-        pipeline.find_lr(config, data, tmp_path / "other", progress=False)
+        lr_choice.find_lr(config, data, tmp_path / "other", progress=False)
 
 
 def test_a_run_that_collapses_onto_one_class_says_so_each_epoch(tmp_path, data):
     messages = []
-    run = pipeline.fit(tiny_config(max_lr=50.0), data, tmp_path / "run", progress=False,
+    run = training_run.fit(tiny_config(max_lr=50.0), data, tmp_path / "run", progress=False,
                        log=messages.append)
     warnings = [m for m in messages if m.startswith("warning, epoch")]
     assert run.history[-1]["collapsed"] and warnings
@@ -218,7 +219,7 @@ def test_a_run_that_collapses_onto_one_class_says_so_each_epoch(tmp_path, data):
 @pytest.mark.parametrize("width, expected", [(4, False), (8, True)])
 def test_channels_last_is_skipped_for_tiny_widths_on_a_cpu(width, expected):
     """Width < 8 in NHWC corrupts the heap in oneDNN's backward on a CPU (see train.py)."""
-    model = pipeline.build_model(tiny_config(width=width), 10, torch.device("cpu"))
+    model = model_module.build_model(tiny_config(width=width), 10, torch.device("cpu"))
     assert model.conv1.weight.is_contiguous(memory_format=torch.channels_last) == expected
 
 
@@ -226,7 +227,7 @@ def test_a_width_4_run_trains_on_a_cpu(tmp_path):
     """Trained in NHWC, this width killed the process with `double free or corruption`."""
     from helpers import synthetic_cifar
     small = synthetic_cifar(n_train=32, n_test=10)
-    run = pipeline.fit(tiny_config(width=4, subset=None, test_subset=None), small,
+    run = training_run.fit(tiny_config(width=4, subset=None, test_subset=None), small,
                        tmp_path / "run", **quiet)
     assert len(run.history) == 3
 
@@ -235,7 +236,7 @@ def test_resume_keeps_the_peak_rate_it_started_with(tmp_path, data, monkeypatch)
     out, config = tmp_path / "run", tiny_config(max_lr=None, lr_iters=17)  # a range test picks it
     interrupt_at(monkeypatch, stop_epoch=2, error=Interrupted)
     with pytest.raises(Interrupted):
-        pipeline.fit(config, data, out, **quiet)
+        training_run.fit(config, data, out, **quiet)
     monkeypatch.undo()
     started_with = runs.read_json(out / "meta.json")["max_lr"]
     source_before = runs.read_json(out / "meta.json")["max_lr_source"]
@@ -243,7 +244,7 @@ def test_resume_keeps_the_peak_rate_it_started_with(tmp_path, data, monkeypatch)
     found = runs.read_json(out / "lr_finder.json")
     safe_write.save_json(out / "lr_finder.json", {**found, "suggested_lr": 123.0})  # edited since
 
-    run = pipeline.fit(config, data, out, resume=True, **quiet)
+    run = training_run.fit(config, data, out, resume=True, **quiet)
     assert run.meta.max_lr == started_with == found["suggested_lr"]
     assert run.meta.max_lr_source == source_before and run.meta.resumed
 
@@ -252,12 +253,12 @@ def test_a_failed_start_leaves_no_settings_behind(tmp_path, data):
     out = tmp_path / "run"
     too_short = tiny_config(epochs=1, batch_size=64)  # one step: OneCycle has no warm-up
     with pytest.raises(EraskitError, match="no warm-up"):
-        pipeline.fit(too_short, data, out, **quiet)
+        training_run.fit(too_short, data, out, **quiet)
     assert not (out / "config.json").exists()
     # refused before the range test too: a run without max_lr wastes no sweep on it
     with pytest.raises(EraskitError, match="no warm-up"):
-        pipeline.fit(too_short.replace(max_lr=None), data, out, **quiet)
+        training_run.fit(too_short.replace(max_lr=None), data, out, **quiet)
     assert not out.exists()  # nor the folder it made
-    run = pipeline.fit(tiny_config(), data, out, **quiet)  # so the retry is not refused
+    run = training_run.fit(tiny_config(), data, out, **quiet)  # so the retry is not refused
     assert len(run.history) == 3
 
