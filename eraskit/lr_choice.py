@@ -14,6 +14,7 @@ from . import augment, run_lock, runs, safe_write
 from .config import RANGE_TEST_IGNORES, RUNTIME_FIELDS, Config, check_warm_up, differences
 from .data import Cifar10, take_subset
 from .errors import EraskitError
+from .estimate import estimate_run
 from .hardware import Precision, resolve_device
 from .lr_finder import (MIN_POINTS, SWEEP_CAP, SWEEP_FLOOR, range_test, rescore, safe_peak,
                         sweep_range, sweep_steps, warm_up_steps)
@@ -25,8 +26,10 @@ from .runs import RunPaths
 def find_lr(config: Config, data: Cifar10, out: str | Path, progress: bool = True,
             log: Callable = print, device: Optional[torch.device] = None,
             precision: Optional[Precision] = None) -> dict:
-    """Run the LR range test on the run's data and model; save it as lr_finder.json. A run
-    that is being set up passes the device and precision it resolved."""
+    """Run the LR range test on the run's data and model; save it as lr_finder.json. Called
+    on its own (notebook 02, the find-lr command), it first says how long it and the run
+    will take here; a run being set up has said so, and passes its device and precision."""
+    standalone = device is None
     paths = RunPaths.of(out)
     safe_write.check_writable(paths.root)
     if paths.checkpoint.is_file():
@@ -41,6 +44,10 @@ def find_lr(config: Config, data: Cifar10, out: str | Path, progress: bool = Tru
     if steps < MIN_POINTS:
         raise EraskitError(too_short(config, len(loader)) + ": pass --max-lr (MAX_LR in the "
                            "notebooks), or --lr-iters to force a range test")
+    if standalone:
+        precision = Precision.choose(device, config.precision)
+        log(str(estimate_run(config, data, model, loader, device, precision,
+                             range_test_steps=steps)))
     start, end = sweep_range(config)
     share = f" ({sweep_size_reason(config, len(loader), steps)})"
     log(f"LR range test: {steps} steps{share} from {start:g} to {end:g} on {device}, "

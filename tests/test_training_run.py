@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from eraskit import lr_choice, records, runs, safe_write, train, training_run
+from eraskit import estimate, lr_choice, records, runs, safe_write, train, training_run
 from eraskit import model as model_module
 from eraskit.errors import EraskitError
 from eraskit.lr_finder import safe_peak, suggest, warm_up_steps
@@ -138,7 +138,8 @@ def test_a_diverging_run_keeps_the_last_good_checkpoint(tmp_path, data, monkeypa
             loss = torch.nn.functional.cross_entropy(logits, labels)
             if logits.requires_grad:  # a training step, not the evaluation
                 NaNFromEpoch2.calls += 1
-                if NaNFromEpoch2.calls > 4:  # 4 steps an epoch
+                # the estimate's warm-up and timed steps, then 4 steps an epoch
+                if NaNFromEpoch2.calls > 1 + estimate.TIMED_STEPS + 4:
                     return loss * float("nan")
             return loss
 
@@ -189,7 +190,8 @@ def test_find_lr_saves_the_range_test_and_says_what_it_costs(tmp_path, data):
                               log=messages.append)
     saved = runs.read_json(tmp_path / "run" / "lr_finder.json")
     assert saved == result and len(saved["lrs"]) == 20  # the floor: the run has 40 steps
-    assert "LR range test: 20 steps" in messages[0] and "of the training's 40 steps" in messages[0]
+    assert messages[0].startswith("10 epochs of 4 steps: about ") and "; range test about" in messages[0]
+    assert "LR range test: 20 steps" in messages[1] and "of the training's 40 steps" in messages[1]
     assert f"max LR {saved['suggested_lr']:.3g}" in messages[-1]
 
 
