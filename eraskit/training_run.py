@@ -138,12 +138,12 @@ def set_up(config: Config, data: Cifar10, paths: RunPaths, resume: bool, progres
     train_loader = make_train_loader(data.x_train, data.y_train, config, device, log)
     test_loader = augment.eval_loader(data.x_test, data.y_test, config, device)
     check_warm_up(config, len(train_loader))  # before the range test, not after it
-    estimate = None
-    if not (checkpoint and checkpoint.epoch >= config.epochs):
-        estimate = estimate_run(config, data, model, train_loader, device, precision,
-                                first_epoch=checkpoint.epoch + 1 if checkpoint else 1,
-                                range_test_steps=0 if checkpoint else
-                                needs_range_test(config, paths, len(train_loader)))
+    finished = checkpoint is not None and checkpoint.epoch >= config.epochs
+    estimate = None if finished else estimate_run(
+        config, data, model, train_loader, device, precision,
+        first_epoch=checkpoint.epoch + 1 if checkpoint else 1,
+        range_test_steps=0 if checkpoint else needs_range_test(config, paths, len(train_loader)))
+    if estimate:
         log(str(estimate))
     if checkpoint:  # a resumed run keeps the peak it started with, whatever lr_finder.json says
         max_lr, source = checkpoint.max_lr, previous_max_lr_source(paths)
@@ -153,17 +153,12 @@ def set_up(config: Config, data: Cifar10, paths: RunPaths, resume: bool, progres
     state = make_train_state(model, config, max_lr, len(train_loader), device, precision)
     history = restore(checkpoint, model, state.optimizer, state.scheduler,
                       state.scaler) if checkpoint else []
-    meta = dataclasses.replace(
-        start_meta(paths, resumed=checkpoint is not None), data_source=data.source,
-        device=describe_device(device), precision=str(precision),
-        augment=describe_augment(train_loader), max_lr=max_lr, max_lr_source=source,
-        train_images=len(data.x_train), test_images=len(data.x_test),
-        steps_per_epoch=len(train_loader), torch=torch.__version__,
-        python=sys.version.split()[0])
+    meta = describe_run(start_meta(paths, resumed=checkpoint is not None), data, device,
+                        precision, train_loader, max_lr, source)
     training = TrainingRun(config, paths, data, test_indices, device, precision, model,
                            train_loader, test_loader, state, max_lr, list(history), meta,
                            estimate, log)
-    if checkpoint and checkpoint.epoch >= config.epochs:
+    if finished:
         repair_outputs(training, checkpoint)
         training.meta = runs.load_meta(paths)  # a finished run's record stays as it was
         log(f"{paths.root} has finished all {config.epochs} epochs: analyse it (python -m "
@@ -177,6 +172,18 @@ def set_up(config: Config, data: Cifar10, paths: RunPaths, resume: bool, progres
     log(f"training epochs {len(history) + 1}-{config.epochs} on {meta.device} ({precision}), "
         f"max LR {max_lr:.3g}; run folder {paths.root}")
     return training
+
+
+def describe_run(meta: Meta, data: Cifar10, device: torch.device, precision: Precision,
+                 train_loader, max_lr: float, source: str) -> Meta:
+    """meta.json's record of how the run trains: data, device, precision, peak and its
+    source, augmentation, sizes and versions."""
+    return dataclasses.replace(
+        meta, data_source=data.source, device=describe_device(device), precision=str(precision),
+        max_lr=max_lr, max_lr_source=source, augment=describe_augment(train_loader),
+        train_images=len(data.x_train), test_images=len(data.x_test),
+        steps_per_epoch=len(train_loader), torch=torch.__version__,
+        python=sys.version.split()[0])
 
 
 def repair_outputs(training: TrainingRun, checkpoint: Checkpoint) -> None:
