@@ -13,6 +13,7 @@ import numpy as np
 
 from .augment import eval_transform
 from .data import Cifar10
+from .lr_finder import steepest_lr
 from .metrics import confusion_matrix
 
 
@@ -51,6 +52,7 @@ EXERCISES: dict[str, tuple[str, Callable[..., Any]]] = {
     "normalized_image": ("a (3, 32, 32) array", _normalized_image),
     "sweep_rate": ("one rate", _sweep_rate),
     "first_and_last_rate": ("two rates: [first, last]", _first_and_last_rate),
+    "steepest_lr": ("one rate", steepest_lr),
     "precision_per_class": ("10 numbers in [0, 1], one per class", _precision_per_class),
     "layer2_map": ("a (32, 32) map in [0, 1]", _layer2_map),
 }
