@@ -15,6 +15,7 @@ import torch
 
 from .augment import eval_transform
 from .data import Cifar10
+from .lr_finder import steepest_lr
 from .metrics import confusion_matrix
 
 # Relative error allowed: float32 rounding is 6e-8, one step of a 100-step sweep over five
@@ -64,6 +65,7 @@ EXERCISES: dict[str, Exercise] = {
     "normalized_image": Exercise("a (3, 32, 32) array", _normalized_image),
     "sweep_rate": Exercise("one rate", _sweep_rate, rates=True),
     "first_and_last_rate": Exercise("two rates: [first, last]", _first_and_last_rate, rates=True),
+    "steepest_lr": Exercise("one rate", steepest_lr, rates=True),
     "precision_per_class": Exercise("10 numbers in [0, 1], one per class", _precision_per_class),
     "layer2_map": Exercise("a (32, 32) map in [0, 1]", _layer2_map),
 }

@@ -18,6 +18,11 @@ exponentially, and records the raw loss of every step. The rule reads that curve
    lr_choice.choose_max_lr). A sweep that diverged early but whose loss fell first gives a
    tenth of the rate at its lowest loss, if that is lower. The step where a sweep diverged is
    left out, and the peak never exceeds the last rate the sweep survived.
+
+For comparison it also records where two rules common elsewhere read the same curve: the
+steepest descent (torch-lr-finder's suggestion, `steepest_lr`) and a tenth of the rate at the
+lowest loss (fastai's "minimum / 10"). Notebook 02 computes all three by hand and says why the
+kit uses its own.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import contextlib
 import copy
 import io
 import math
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -125,6 +130,21 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
     return (total[hi] - total[lo]) / (hi - lo)
 
 
+def steepest_lr(lrs: Sequence[float], losses: Sequence[float]) -> float:
+    """The rate where the loss falls fastest before its lowest point: torch-lr-finder's
+    suggestion (the most negative np.gradient of the loss, per sweep step), read only on the
+    descent: one of `lrs`. `lrs` and `losses` pair up, at least 2 of each; `losses` is a
+    smoothed curve.
+
+    torch-lr-finder searches its whole running average, less its first 10 and last 5 steps;
+    on a lag-free curve a loss falling again after a blow-up, past the lowest point, can be
+    steeper than the descent itself, so the search stops at the lowest point. Notebook 02
+    computes this by hand; the rule's pick does not use it."""
+    losses = np.asarray(losses, dtype=float)
+    slope = np.gradient(losses)
+    return float(lrs[int(np.argmin(slope[:int(np.argmin(losses)) + 1]))])
+
+
 def warm_up_factor(warm_up: int, optimizer: str = "sgd") -> float:
     """How far above the descent's floor OneCycle's peak may go after `warm_up` steps.
 
@@ -171,7 +191,10 @@ def suggest(lrs: list[float], raw_losses: list[float], optimizer: str = "sgd",
     Returns {"suggested_lr", "losses" (smoothed), "floor_lr", "min_loss_lr", "steepest_lr",
     "factor", "capped", "evidence" ("ok", "flat", "still falling", "diverged early"), "rule",
     "note"}; "note" is None when the sweep gave a usable curve, else one line saying what the
-    kit did instead. A step that diverged is left out of the curve.
+    kit did instead. A step that diverged is left out of the curve. "steepest_lr" (see
+    `steepest_lr`) and "min_loss_lr" (fastai's "minimum / 10" is a tenth of it) are where two
+    other common rules read the same curve; the pick uses neither, except "minimum / 10" in
+    a sweep that diverged early.
     """
     lrs_a, raw = np.asarray(lrs, dtype=float), np.asarray(raw_losses, dtype=float)
     if len(lrs_a) != len(raw):
@@ -203,11 +226,10 @@ def suggest(lrs: list[float], raw_losses: list[float], optimizer: str = "sgd",
     drop = start - float(losses[best])
     near = losses[top:] <= losses[best] + max(2 * noise / math.sqrt(window), 0.1 * drop)
     floor = top + int(np.argmax(near))
-    slope = np.gradient(losses[:best + 1], np.log10(lrs_a[:best + 1])) if best > 1 else [0.0]
     factor = factor if factor is not None else warm_up_factor(warm_up, optimizer)
     result = {"losses": losses.tolist(), "floor_lr": float(lrs_a[floor]),
               "descent_start_lr": float(lrs_a[top]), "min_loss_lr": float(lrs_a[best]),
-              "steepest_lr": float(lrs_a[int(np.argmin(slope))]),
+              "steepest_lr": steepest_lr(lrs_a, losses),
               "factor": factor, "warm_up_steps": warm_up, "note": None}
     peak = f"{fallback['suggested_lr']:.3g}"
     if drop < max(MIN_DROP * start, 4 * noise / math.sqrt(window)):
@@ -233,14 +255,17 @@ def diverged_early(lrs: np.ndarray, raw: np.ndarray, optimizer: str, warm_up: in
     at its lowest raw loss (the classic "minimum / 10" reading of a range test), never above
     the safe peak; if it did not, the safe peak, below the last rate survived, or a refusal."""
     kept, survived = len(raw), float(lrs[-1]) if len(raw) else 0.0
-    common = {"losses": raw.tolist(), "floor_lr": None, "min_loss_lr": None, "steepest_lr": None,
-              "factor": None, "warm_up_steps": warm_up, "evidence": "diverged early"}
     lowest = int(np.argmin(raw)) if kept else 0
+    # where the other rules read this short raw curve (figure and notebook 02), if it has one
+    common = {"losses": raw.tolist(), "floor_lr": None,
+              "min_loss_lr": float(lrs[lowest]) if kept else None,
+              "steepest_lr": steepest_lr(lrs, raw) if kept >= 2 else None,
+              "factor": None, "warm_up_steps": warm_up, "evidence": "diverged early"}
     if kept >= 3 and raw[lowest] < (1 - MIN_DROP) * raw[0]:
         tenth = float(lrs[lowest]) / 10
         peak = min(tenth, safe)
         rule = TENTH_RULE if tenth <= safe else fallback["rule"]
-        return {**common, "min_loss_lr": float(lrs[lowest]), "suggested_lr": peak,
+        return {**common, "suggested_lr": peak,
                 "capped": False, "rule": rule,
                 "note": (f"the range test diverged at step {kept + 1}, too early to smooth: its "
                          f"loss fell to {raw[lowest]:.3f} at {lrs[lowest]:.3g}, so max LR "

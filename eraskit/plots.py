@@ -81,8 +81,12 @@ def plot_lr_schedule(rates: np.ndarray, steps_per_epoch: int, caption: Optional[
 
 def plot_lr_finder(result: dict, caption: Optional[str] = None) -> plt.Figure:
     """The range test read as the rule reads it: each step's raw loss, the smoothed curve,
-    the descent shaded up to its floor, and the peak it gives (a fallback says so)."""
-    fig, ax = plt.subplots(figsize=(7, 4))
+    the descent shaded up to its floor, and the peak it gives (a fallback says so), drawn
+    thick; beside it, thin, where two rules common elsewhere read the same curve: the
+    steepest descent (torch-lr-finder's, `steepest_lr`) and a tenth of the rate at the
+    lowest loss (fastai's "minimum / 10"). `result` is lr_finder.suggest's, with "lrs" and
+    "raw_losses"."""
+    fig, ax = plt.subplots(figsize=(10, 4.2))
     lrs, losses = np.asarray(result["lrs"]), np.asarray(result["losses"])
     if result.get("raw_losses"):
         ax.plot(lrs[:len(result["raw_losses"])], result["raw_losses"][:len(lrs)], color="0.75",
@@ -91,10 +95,8 @@ def plot_lr_finder(result: dict, caption: Optional[str] = None) -> plt.Figure:
     ax.set_xscale("log")
     floor, peak = result.get("floor_lr"), result["suggested_lr"]
     tenth = result.get("rule") == TENTH_RULE  # a sweep that fell, then diverged early
-    if floor and result.get("evidence", "ok") == "ok":
-        start = result.get("descent_start_lr", lrs[0])
-        ax.axvspan(start, floor, color="tab:green", alpha=0.12, label="the loss falls")
-        ax.axvline(floor, color="tab:orange", ls="--", label=f"floor reached at {floor:.3g}")
+    read = floor and result.get("evidence", "ok") == "ok"
+    if read:
         label = f"max LR = {result['factor']:.3g} x floor = {peak:.3g}"
         if result.get("capped"):
             label = f"max LR = the last rate the sweep survived: {peak:.3g}"
@@ -102,11 +104,23 @@ def plot_lr_finder(result: dict, caption: Optional[str] = None) -> plt.Figure:
         label = f"max LR = a tenth of the lowest loss's rate: {peak:.3g}"
     else:
         label = f"max LR (safe fallback): {peak:.3g}"
+    # the rate the run uses: thick and on top, the first of the rates in the legend
+    ax.axvline(peak, color="tab:red", lw=2.5, zorder=4, label=label)
+    if read:
+        start = result.get("descent_start_lr", lrs[0])
+        ax.axvline(floor, color="tab:orange", ls="--", label=f"floor reached at {floor:.3g}")
+        ax.axvspan(start, floor, color="tab:green", alpha=0.12, label="the loss falls")
+    if result.get("steepest_lr"):
+        ax.axvline(result["steepest_lr"], color="tab:purple", ls="-.", lw=1,
+                   label=f"steepest descent (torch-lr-finder): {result['steepest_lr']:.3g}")
     if result.get("min_loss_lr"):
+        lowest = result["min_loss_lr"]
+        if not tenth:  # there the kit's own pick is this rate
+            ax.axvline(lowest / 10, color="tab:brown", ls=":", lw=1.2,
+                       label=f"lowest loss's rate / 10 (fastai): {lowest / 10:.3g}")
         smoothed = "smoothed " if result.get("evidence", "ok") != "diverged early" else ""
-        ax.axvline(result["min_loss_lr"], color="0.4", ls=":",
-                   label=f"lowest {smoothed}loss at {result['min_loss_lr']:.3g}")
-    ax.axvline(peak, color="tab:red", ls="--", label=label)
+        ax.plot([lowest], [losses.min()], "v", color="0.3", ms=7, zorder=5,
+                label=f"lowest {smoothed}loss at {lowest:.3g}")
     title = "LR range test"
     if result.get("warm_up_steps") and result.get("evidence", "ok") == "ok":
         title += f": factor {result['factor']:.3g} for a {result['warm_up_steps']}-step warm-up"
@@ -116,7 +130,8 @@ def plot_lr_finder(result: dict, caption: Optional[str] = None) -> plt.Figure:
         then = "a tenth of its lowest loss's rate" if tenth else "a safe peak"
         title += f": {why or result['evidence']}, so {then}"
     ax.set(title=title, xlabel="learning rate (log scale)", ylabel="training loss")
-    ax.legend(fontsize=8)
+    # outside the axes, clear of the curve, which fills the panel from edge to edge
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     return add_caption(fig, caption)

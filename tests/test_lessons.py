@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from eraskit import exercises, metrics, runs, train, training_run
+from eraskit import exercises, lr_finder, metrics, runs, train, training_run
 from eraskit import model as model_module
 from eraskit.gradcam import compute_cams
 from helpers import interrupt_at, tiny_config, without_timing
@@ -188,3 +188,46 @@ def test_the_intended_answers_are_right(data, results, capsys):
     cam.activations_and_grads.release()
     assert exercises.check("layer2_map", layer2, results.model, images, 2)
     assert capsys.readouterr().out.count(": right") == 5
+
+
+def sweep_with_a_bump(points=100, start=1e-4, end=10.0, diverged=True):
+    """A range test: a descent, a blow-up and a fall back past the lowest point, a rise, and
+    (diverged) a last step that blew up, as torch-lr-finder records it."""
+    x = np.arange(points, dtype=float)
+    raw = (2.3 - 0.5 / (1 + np.exp(-(x - 0.35 * points) / 4))
+           + 0.6 * np.exp(-((x - 0.58 * points) / 3) ** 2) + 0.01 * np.maximum(x - 0.7 * points, 0)
+           + np.random.default_rng(0).normal(0, 0.02, points))
+    if diverged:
+        raw[-1] = 50.0
+    return np.geomspace(start, end, points).tolist(), raw.tolist()
+
+
+@pytest.mark.parametrize("points", [100, 20, 8])  # a full sweep, the tests' own, one cut short
+def test_the_three_rules_by_hand_equal_the_kits(points, capsys):
+    lrs, raw = sweep_with_a_bump(points)
+    result = {"lrs": lrs, "raw_losses": raw, **lr_finder.suggest(lrs, raw, warm_up=485)}
+    ns = run_section("02_find_lr", "## 3.", {**imports("02_find_lr"), "result": result,
+                                              "config": tiny_config()})
+    assert ns["steepest"] == result["steepest_lr"]
+    assert ns["tenth"] == result["min_loss_lr"] / 10
+    if result["evidence"] == "ok" and not result["capped"]:  # else a fallback or the cap decides
+        assert ns["factor"] * ns["floor"] == pytest.approx(result["suggested_lr"])
+    shown = capsys.readouterr().out
+    assert f"steepest descent (torch-lr-finder): {result['steepest_lr']:.3g}" in shown
+    assert "floor x factor (this kit): " in shown
+
+
+def test_the_steepest_point_exercise_wants_the_rate_to_one_sweep_step(capsys):
+    for start, end in ((1e-4, 10.0), (1e-6, 1.0)):  # SGD's and Adam's sweeps
+        lrs, raw = sweep_with_a_bump(start=start, end=end, diverged=False)
+        ema = [raw[0]]  # torch-lr-finder's running average (smooth_f=0.05)
+        for value in raw[1:]:
+            ema.append(0.05 * value + 0.95 * ema[-1])
+        losses = np.array(ema)
+        by_hand = np.array(lrs)[np.argmin(np.gradient(losses)[:np.argmin(losses) + 1])]
+        step = lrs.index(by_hand)
+        assert exercises.check("steepest_lr", by_hand, lrs, ema)
+        for wrong in (lrs[step - 1], lrs[step + 1]):
+            assert not exercises.check("steepest_lr", wrong, lrs, ema)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(": ")[1].split()[0] for line in lines] == ["right", "not", "not"] * 2

@@ -8,7 +8,8 @@ import torch
 from eraskit import augment
 from eraskit.errors import EraskitError
 from eraskit.lr_finder import (SAFE_WARM_UP, SWEEP_RANGE, range_test, rescore, safe_peak, smooth,
-                               suggest, sweep_range, sweep_steps, warm_up_factor, warm_up_steps)
+                               steepest_lr, suggest, sweep_range, sweep_steps, warm_up_factor,
+                               warm_up_steps)
 from eraskit.model import ResNet18
 from eraskit.train import make_optimizer
 from helpers import tiny_config
@@ -241,3 +242,38 @@ def test_a_sweep_that_diverged_just_after_falling_is_read_without_its_last_step(
 def test_rates_and_losses_must_pair_up():
     with pytest.raises(EraskitError, match="one rate per loss"):
         suggest([1e-3, 1e-2], [2.3, 2.2, 2.1])
+
+
+def test_the_steepest_point_is_torch_lr_finders_suggestion_on_a_curve_that_falls_then_rises():
+    import matplotlib.pyplot as plt
+    from torch_lr_finder import LRFinder
+
+    lrs, losses = curve(noise=0.01)
+    finder = LRFinder(torch.nn.Linear(1, 1), torch.optim.SGD([torch.zeros(1)], lr=1e-4),
+                      torch.nn.MSELoss())
+    finder.history = {"lr": lrs, "loss": losses}
+    _, theirs = finder.plot(skip_start=0, skip_end=0, suggest_lr=True)
+    plt.close("all")
+    assert steepest_lr(lrs, losses) == theirs
+    assert steepest_lr(lrs, losses) < lrs[30]  # on the descent, before the floor
+
+
+def test_the_steepest_point_is_read_on_the_descent_not_on_a_fall_after_a_blow_up():
+    lrs = np.logspace(-4, 1, 40)
+    losses = np.concatenate([np.linspace(2.3, 1.9, 20), [2.2, 2.8, 3.4], np.linspace(3.0, 2.0, 17)])
+    assert int(np.argmin(np.gradient(losses))) > 20  # the whole curve's steepest: the recovery
+    assert steepest_lr(lrs, losses) in lrs[:20]
+
+
+def test_the_steepest_point_of_a_curve_that_only_rises_is_its_first_rate():
+    assert steepest_lr([1e-3, 1e-2, 1e-1], [2.0, 2.5, 3.0]) == 1e-3
+
+
+def test_suggest_records_the_steepest_point_of_its_smoothed_curve():
+    lrs, raw = curve(noise=0.02)
+    result = suggest(lrs, raw)
+    assert result["steepest_lr"] == steepest_lr(lrs, result["losses"])
+    assert result["steepest_lr"] < result["floor_lr"] <= result["min_loss_lr"]
+    early = suggest(np.logspace(-4, 1, 10)[:9], [2.3, 2.3, 2.2, 2.1, 2.0, 2.1, 2.4, 3.5, 12.0])
+    assert early["evidence"] == "diverged early"
+    assert early["steepest_lr"] == steepest_lr(np.logspace(-4, 1, 10)[:8], early["losses"])

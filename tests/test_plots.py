@@ -86,6 +86,34 @@ def test_plot_lr_schedule_and_lr_finder():
     assert f"floor reached at {floor:.3g}" in labels
     assert f"max LR = 4 x floor = {peak:.3g}" in labels and "the loss falls" in labels
     assert "factor 4 for a 100-step warm-up" in ax.get_title()
+    steepest, lowest = result["steepest_lr"], result["min_loss_lr"]
+    assert steepest < floor < lowest  # mid-descent, its end, and (a flat tail) the far right
+    assert f"steepest descent (torch-lr-finder): {steepest:.3g}" in labels
+    assert f"lowest loss's rate / 10 (fastai): {lowest / 10:.3g}" in labels
+    assert f"lowest smoothed loss at {lowest:.3g}" in labels
+
+
+def test_the_lr_finder_plot_marks_three_rules_with_the_kits_pick_first_and_thickest():
+    lrs = np.logspace(-4, 1, 60)
+    raw = 2.3 - 0.8 / (1 + np.exp(-(np.arange(60) - 22) / 2.5))
+    result = {"lrs": lrs.tolist(), "raw_losses": raw.tolist(), **suggest(lrs, raw, warm_up=100)}
+    ax = plots.plot_lr_finder(result).axes[0]
+    at = {line.get_label().split(":")[0].split(" =")[0]: line for line in ax.lines}
+    rates = {name: at[name].get_xdata()[0] for name in
+             ("max LR", "steepest descent (torch-lr-finder)", "lowest loss's rate / 10 (fastai)")}
+    assert rates == pytest.approx({"max LR": result["suggested_lr"],
+                                   "steepest descent (torch-lr-finder)": result["steepest_lr"],
+                                   "lowest loss's rate / 10 (fastai)": result["min_loss_lr"] / 10})
+    kit = at["max LR"]
+    assert kit.get_linestyle() == "-" and kit.get_color() == "tab:red"
+    others = [line for line in ax.lines if line is not kit]
+    assert all(kit.get_linewidth() > line.get_linewidth() for line in others)
+    assert all(kit.get_zorder() > line.get_zorder() for line in others
+               if line.get_label().startswith(("steepest", "lowest loss's", "floor")))
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    rules = [i for i, label in enumerate(labels) if label.startswith(("max LR", "steepest",
+                                                                       "lowest loss's"))]
+    assert labels[rules[0]].startswith("max LR")  # the rate the run uses comes first
     flat = {"lrs": lrs.tolist(), "raw_losses": [2.3] * 60,
             **suggest(lrs, [2.3] * 60, batch_size=128)}
     fig = plots.plot_lr_finder(flat)
@@ -102,6 +130,8 @@ def test_the_lr_finder_plot_of_a_sweep_that_fell_then_diverged_names_its_rule():
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert f"max LR = a tenth of the lowest loss's rate: {lrs[6] / 10:.3g}" in labels
     assert f"lowest loss at {lrs[6]:.3g}" in labels
+    assert not any("(fastai)" in label for label in labels)  # here the kit's own pick
+    assert f"steepest descent (torch-lr-finder): {result['steepest_lr']:.3g}" in labels
     assert "diverged too early, so a tenth of its lowest loss's rate" in fig.axes[0].get_title()
 
 
