@@ -84,14 +84,14 @@ def too_short(config: Config, steps_per_epoch: int) -> str:
 def describe_suggestion(result: dict) -> str:
     """The range test's suggestion in one line: the rate, and the rule or fallback behind it."""
     if result["note"]:
-        return f"max LR {result['suggested_lr']:.3g}: {result['note']}"
+        return f"max LR {result['max_lr']:.3g}: {result['note']}"
     reading = (f"{result['factor']:.3g} x {result['floor_lr']:.3g}, the rate where the range "
                f"test's loss reached its floor (factor for a {result['warm_up_steps']}-step "
                f"warm-up, or --lr-factor)")
     if result.get("capped"):
-        return (f"max LR {result['suggested_lr']:.3g}, the last rate the range test survived "
+        return (f"max LR {result['max_lr']:.3g}, the last rate the range test survived "
                 f"(the rule's {reading} lies above it)")
-    return f"max LR {result['suggested_lr']:.3g} = {reading}"
+    return f"max LR {result['max_lr']:.3g} = {reading}"
 
 
 def saved_range_test(paths: RunPaths, config: Config, log: Callable = print) -> Optional[dict]:
@@ -142,5 +142,5 @@ def choose_max_lr(config: Config, data: Cifar10, out: str | Path, steps_per_epoc
     else:
         found = find_lr(config, data, paths.root, progress, log, device, precision)
     if found["evidence"] != "ok":
-        return found["suggested_lr"], f"safe peak: range test {found['evidence']}"
-    return found["suggested_lr"], "LR range test"
+        return found["max_lr"], f"safe peak: range test {found['evidence']}"
+    return found["max_lr"], "LR range test"

@@ -188,7 +188,7 @@ def suggest(lrs: list[float], raw_losses: list[float], optimizer: str = "sgd",
             diverge_at: float = DIVERGE_AT) -> dict:
     """OneCycle's peak read from a sweep's raw losses (the module docstring gives the rule).
 
-    Returns {"suggested_lr", "losses" (smoothed), "floor_lr", "min_loss_lr", "steepest_lr",
+    Returns {"max_lr", "losses" (smoothed), "floor_lr", "min_loss_lr", "steepest_lr",
     "factor", "capped", "evidence" ("ok", "flat", "still falling", "diverged early"), "rule",
     "note"}; "note" is None when the sweep gave a usable curve, else one line saying what the
     kit did instead. A step that diverged is left out of the curve. "steepest_lr" (see
@@ -212,7 +212,7 @@ def suggest(lrs: list[float], raw_losses: list[float], optimizer: str = "sgd",
     safe = safe_peak(optimizer, batch_size, warm_up)
     fallback = {"rule": f"safe {optimizer} peak for batch {batch_size} and a {warm_up}-step "
                         f"warm-up", "capped": False,
-                "suggested_lr": min(safe, survived) if diverged else safe}
+                "max_lr": min(safe, survived) if diverged else safe}
     below = (f", below the last rate it survived ({survived:.3g})" if diverged and safe < survived
              else f", capped at the last rate it survived" if diverged else "")
     if kept < MIN_POINTS:  # stopped (diverged) before a curve could be smoothed and read
@@ -231,7 +231,7 @@ def suggest(lrs: list[float], raw_losses: list[float], optimizer: str = "sgd",
               "descent_start_lr": float(lrs_a[top]), "min_loss_lr": float(lrs_a[best]),
               "steepest_lr": steepest_lr(lrs_a, losses),
               "factor": factor, "warm_up_steps": warm_up, "note": None}
-    peak = f"{fallback['suggested_lr']:.3g}"
+    peak = f"{fallback['max_lr']:.3g}"
     if drop < max(MIN_DROP * start, 4 * noise / math.sqrt(window)):
         return {**result, **fallback, "evidence": "flat",
                 "note": (f"the range test's loss never fell clearly (by {drop:.3f} from "
@@ -243,7 +243,7 @@ def suggest(lrs: list[float], raw_losses: list[float], optimizer: str = "sgd",
                          f"{survived:.3g}: using the safe {optimizer} peak {peak}; raise "
                          f"--lr-end or pass --max-lr")}
     suggested = min(factor * lrs_a[floor], survived)  # never past the last rate it survived
-    return {**result, "suggested_lr": float(suggested), "evidence": "ok",
+    return {**result, "max_lr": float(suggested), "evidence": "ok",
             "capped": bool(factor * lrs_a[floor] > survived),
             "rule": f"{factor:.3g} x the rate where the loss reached its floor"}
 
@@ -265,7 +265,7 @@ def diverged_early(lrs: np.ndarray, raw: np.ndarray, optimizer: str, warm_up: in
         tenth = float(lrs[lowest]) / 10
         peak = min(tenth, safe)
         rule = TENTH_RULE if tenth <= safe else fallback["rule"]
-        return {**common, "suggested_lr": peak,
+        return {**common, "max_lr": peak,
                 "capped": False, "rule": rule,
                 "note": (f"the range test diverged at step {kept + 1}, too early to smooth: its "
                          f"loss fell to {raw[lowest]:.3f} at {lrs[lowest]:.3g}, so max LR "

@@ -93,7 +93,7 @@ def plot_lr_finder(result: dict, caption: Optional[str] = None) -> plt.Figure:
                 lw=0.8, label="loss of each step")
     ax.plot(lrs[:len(losses)], losses, color="tab:blue", label="smoothed (centred average)")
     ax.set_xscale("log")
-    floor, peak = result.get("floor_lr"), result["suggested_lr"]
+    floor, peak = result.get("floor_lr"), result["max_lr"]
     tenth = result.get("rule") == TENTH_RULE  # a sweep that fell, then diverged early
     read = floor and result.get("evidence", "ok") == "ok"
     if read:

@@ -162,7 +162,7 @@ print(f"lowest loss at {lrs[lowest]:.3g}; / 10 (fastai): {tenth:.3g}")
 floor = result["floor_lr"] or float("nan")  # nan: a sweep that diverged before 10 steps
 factor = lr_finder.warm_up_factor(result["warm_up_steps"], config.optimizer)
 print(f"floor x factor (this kit): {factor:.3g} x {floor:.3g} = {factor * floor:.3g}")
-print(f"the run will use {result['suggested_lr']:.3g}: {result['rule']}")
+print(f"the run will use {result['max_lr']:.3g}: {result['rule']}")
 
 # %% [markdown]
 # ## 4. The three rates on the curve
@@ -238,7 +238,7 @@ help(lr_finder.warm_up_factor)
 
 # %% [markdown]
 # What the rule made of this sweep, in one line (the same line `find_lr` printed). Notebook
-# 03 uses `suggested_lr` as the peak (max LR) of its OneCycle schedule, unless you set
+# 03 uses `max_lr` as the peak (max LR) of its OneCycle schedule, unless you set
 # `MAX_LR` there. To try another rate, the steepest point or the minimum / 10 for instance,
 # set `MAX_LR` in notebook 03 rather than editing `lr_finder.json`.
 

@@ -211,7 +211,7 @@ def test_the_three_rules_by_hand_equal_the_kits(points, capsys):
     assert ns["steepest"] == result["steepest_lr"]
     assert ns["tenth"] == result["min_loss_lr"] / 10
     if result["evidence"] == "ok" and not result["capped"]:  # else a fallback or the cap decides
-        assert ns["factor"] * ns["floor"] == pytest.approx(result["suggested_lr"])
+        assert ns["factor"] * ns["floor"] == pytest.approx(result["max_lr"])
     shown = capsys.readouterr().out
     assert f"steepest descent (torch-lr-finder): {result['steepest_lr']:.3g}" in shown
     assert "floor x factor (this kit): " in shown

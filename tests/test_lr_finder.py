@@ -51,7 +51,7 @@ def test_range_test_leaves_the_callers_model_and_optimizer_untouched(data):
     assert 10 <= len(result["lrs"]) <= 20  # 20 steps, fewer if it diverged
     assert result["lrs"][0] == pytest.approx(sweep_range(config)[0])
     assert np.all(np.diff(result["lrs"]) > 0)
-    assert 0 < result["suggested_lr"] <= result["lrs"][-1]
+    assert 0 < result["max_lr"] <= result["lrs"][-1]
     assert result["warm_up_steps"] == warm_up_steps(config, len(loader_for(data, config)))
 
 
@@ -65,7 +65,7 @@ def test_range_test_stops_early_when_the_loss_diverges(data):
     assert len(result["losses"]) == len(result["lrs"]) - 1
     last = result["raw_losses"][-1]
     assert last > config.lr_diverge_at * min(result["raw_losses"][:-1])
-    assert result["suggested_lr"] <= result["lrs"][-2]
+    assert result["max_lr"] <= result["lrs"][-2]
 
 
 def curve(points=60, floor_at=30, noise=0.0, rise=True, seed=0):
@@ -85,7 +85,7 @@ def test_the_peak_is_the_factor_times_the_rate_where_the_loss_reached_its_floor(
     assert result["evidence"] == "ok" and result["note"] is None
     floor = lrs.index(result["floor_lr"])
     assert 22 <= floor <= 32  # the floor: past the steep part, before the climb
-    assert result["suggested_lr"] == pytest.approx(10 * result["floor_lr"])
+    assert result["max_lr"] == pytest.approx(10 * result["floor_lr"])
     assert result["min_loss_lr"] >= result["floor_lr"]
 
 
@@ -96,7 +96,7 @@ def test_a_noisy_minimum_on_a_flat_plateau_does_not_move_the_peak():
     losses[55] -= 0.05  # a chance dip near the end
     result = suggest(lrs, losses, factor=4.0)
     assert result["floor_lr"] < lrs[35] < result["min_loss_lr"]
-    assert result["suggested_lr"] == pytest.approx(4 * result["floor_lr"])
+    assert result["max_lr"] == pytest.approx(4 * result["floor_lr"])
 
 
 def test_a_flat_sweep_falls_back_to_the_safe_peak_and_says_so():
@@ -105,7 +105,7 @@ def test_a_flat_sweep_falls_back_to_the_safe_peak_and_says_so():
     for optimizer in ("sgd", "adam"):
         result = suggest(lrs, flat, optimizer, warm_up=50, batch_size=256)
         assert result["evidence"] == "flat"
-        assert result["suggested_lr"] == safe_peak(optimizer, 256)
+        assert result["max_lr"] == safe_peak(optimizer, 256)
         assert "never fell" in result["note"] and "--max-lr" in result["note"]
         assert "\n" not in result["note"]
 
@@ -115,7 +115,7 @@ def test_a_sweep_still_falling_at_its_end_falls_back_to_the_safe_peak():
     falling = np.linspace(2.3, 1.2, 60).tolist()
     result = suggest(lrs, falling, "sgd", batch_size=128)
     assert result["evidence"] == "still falling"
-    assert result["suggested_lr"] == safe_peak("sgd", 128)
+    assert result["max_lr"] == safe_peak("sgd", 128)
     assert "--lr-end" in result["note"]
 
 
@@ -124,7 +124,7 @@ def test_the_peak_never_passes_the_last_rate_the_sweep_survived():
     cut = 45  # stopped by divergence here
     result = suggest(lrs[:cut], losses[:cut], factor=1000.0)
     assert result["evidence"] == "ok"
-    assert result["suggested_lr"] == pytest.approx(lrs[cut - 1])
+    assert result["max_lr"] == pytest.approx(lrs[cut - 1])
 
 
 def test_a_curve_that_diverges_at_once_is_a_clear_error():
@@ -139,12 +139,12 @@ def test_a_sweep_that_fell_then_diverged_early_gives_a_tenth_of_its_lowest_rate(
     losses = [2.3, 2.3, 2.2, 2.1, 2.0, 2.1, 2.4, 3.5, 12.0]
     result = suggest(lrs, losses, "sgd", warm_up=100, batch_size=512)
     assert result["evidence"] == "diverged early"
-    assert result["suggested_lr"] == pytest.approx(lrs[4] / 10)
+    assert result["max_lr"] == pytest.approx(lrs[4] / 10)
     assert result["min_loss_lr"] == pytest.approx(lrs[4])
     assert "diverged at step 9" in result["note"] and "--max-lr" in result["note"]
     # never above the safe peak: here a tenth of the lowest loss's rate is 0.077
     late = suggest(lrs, [2.3] * 7 + [1.9, 12.0], "sgd", warm_up=100, batch_size=64)
-    assert late["suggested_lr"] == pytest.approx(safe_peak("sgd", 64)) == pytest.approx(0.025)
+    assert late["max_lr"] == pytest.approx(safe_peak("sgd", 64)) == pytest.approx(0.025)
     assert "safe sgd peak for batch 64" in late["rule"]
 
 
@@ -152,7 +152,7 @@ def test_a_sweep_that_diverged_early_without_falling_gets_the_safe_peak_below_it
     lrs = np.logspace(-4, 1, 10)[:9].tolist()
     losses = [2.3, 2.31, 2.3, 2.32, 2.3, 2.31, 2.3, 2.33, 12.0]
     result = suggest(lrs, losses, "sgd", warm_up=100, batch_size=512)
-    assert result["evidence"] == "diverged early" and result["suggested_lr"] == 0.2
+    assert result["evidence"] == "diverged early" and result["max_lr"] == 0.2
     assert "safe sgd peak 0.2" in result["note"] and "below the last rate" in result["note"]
 
 
@@ -208,11 +208,11 @@ def test_rescore_reads_a_sweep_saved_with_torch_lr_finders_running_average():
     for value in raw[1:]:
         ema.append(0.05 * value + 0.95 * ema[-1])
     config = tiny_config(max_lr=None, lr_factor=10.0)  # the old rule's factor, saved with it
-    old = {"lrs": lrs, "losses": ema, "suggested_lr": 123.0, "config": {"width": 8}}
+    old = {"lrs": lrs, "losses": ema, "max_lr": 123.0, "config": {"width": 8}}
     again = rescore(old, config, steps_per_epoch=4)
     assert again["raw_losses"] == pytest.approx(raw)
     today = suggest(lrs, raw, "sgd", warm_up=3, batch_size=config.batch_size)
-    assert again["suggested_lr"] == pytest.approx(today["suggested_lr"])
+    assert again["max_lr"] == pytest.approx(today["max_lr"])
     assert again["factor"] == warm_up_factor(3) and again["config"] == old["config"]
 
 
@@ -222,7 +222,7 @@ def test_rescore_applies_the_runs_warm_up():
     short = rescore(saved, tiny_config(max_lr=None, epochs=1), steps_per_epoch=4)
     long = rescore(saved, tiny_config(max_lr=None, epochs=50), steps_per_epoch=100)
     assert short["warm_up_steps"] == 1 and long["warm_up_steps"] == round(0.25 * 5000)
-    assert short["suggested_lr"] < long["suggested_lr"]
+    assert short["max_lr"] < long["max_lr"]
     assert math.isclose(long["factor"], warm_up_factor(1250))
 
 
@@ -233,10 +233,10 @@ def test_a_sweep_that_diverged_just_after_falling_is_read_without_its_last_step(
     raw[-1] = 9.0  # the step that made the sweep stop
     result = suggest(lrs, raw.tolist(), "sgd", warm_up=500, batch_size=512)
     assert result["evidence"] != "still falling"
-    assert result["suggested_lr"] <= lrs[-2]  # the last rate it survived
+    assert result["max_lr"] <= lrs[-2]  # the last rate it survived
     flat = [2.3] * 24 + [12.0]
     fallback = suggest(lrs, flat, "sgd", batch_size=512)
-    assert fallback["evidence"] == "flat" and fallback["suggested_lr"] <= lrs[-2]
+    assert fallback["evidence"] == "flat" and fallback["max_lr"] <= lrs[-2]
 
 
 def test_rates_and_losses_must_pair_up():

@@ -82,7 +82,7 @@ def test_plot_lr_schedule_and_lr_finder():
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    floor, peak = result["floor_lr"], result["suggested_lr"]
+    floor, peak = result["floor_lr"], result["max_lr"]
     assert f"floor reached at {floor:.3g}" in labels
     assert f"max LR = 4 x floor = {peak:.3g}" in labels and "the loss falls" in labels
     assert "factor 4 for a 100-step warm-up" in ax.get_title()
@@ -101,7 +101,7 @@ def test_the_lr_finder_plot_marks_three_rules_with_the_kits_pick_first_and_thick
     at = {line.get_label().split(":")[0].split(" =")[0]: line for line in ax.lines}
     rates = {name: at[name].get_xdata()[0] for name in
              ("max LR", "steepest descent (torch-lr-finder)", "lowest loss's rate / 10 (fastai)")}
-    assert rates == pytest.approx({"max LR": result["suggested_lr"],
+    assert rates == pytest.approx({"max LR": result["max_lr"],
                                    "steepest descent (torch-lr-finder)": result["steepest_lr"],
                                    "lowest loss's rate / 10 (fastai)": result["min_loss_lr"] / 10})
     kit = at["max LR"]

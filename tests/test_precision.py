@@ -154,4 +154,4 @@ def test_forcing_emulated_bf16_says_so_in_one_line(tmp_path, data, monkeypatch):
 def test_the_range_test_runs_in_fp16_on_a_cpu(tmp_path, data):
     result = lr_choice.find_lr(tiny_config(precision="fp16", max_lr=None, lr_iters=20), data,
                               tmp_path / "run", **quiet)
-    assert len(result["lrs"]) > 5 and np.isfinite(result["suggested_lr"])
+    assert len(result["lrs"]) > 5 and np.isfinite(result["max_lr"])

@@ -161,10 +161,10 @@ def test_fit_uses_a_saved_range_test_scored_with_the_current_rule(tmp_path, data
     out = tmp_path / "run"
     lrs = np.logspace(-4, 0, 30)
     raw = 2.3 - 0.6 * np.sin(np.linspace(0, np.pi, 30))  # lowest in the middle
-    saved_rule = {"lrs": lrs.tolist(), "raw_losses": raw.tolist(), "suggested_lr": 123.0}
+    saved_rule = {"lrs": lrs.tolist(), "raw_losses": raw.tolist(), "max_lr": 123.0}
     safe_write.save_json(RunPaths(out).lr_finder, saved_rule)
     config = tiny_config(max_lr=None, epochs=2, lr_factor=3.0)
-    expected = suggest(lrs, raw, factor=3.0)["suggested_lr"]
+    expected = suggest(lrs, raw, factor=3.0)["max_lr"]
     messages = []
     run = training_run.fit(config, data, out, progress=False, log=messages.append)
     assert run.meta.max_lr == pytest.approx(expected) != 123.0
@@ -192,7 +192,7 @@ def test_find_lr_saves_the_range_test_and_says_what_it_costs(tmp_path, data):
     assert saved == result and len(saved["lrs"]) == 20  # the floor: the run has 40 steps
     assert messages[0].startswith("10 epochs of 4 steps: about ") and "; range test about" in messages[0]
     assert "LR range test: 20 steps" in messages[1] and "of the training's 40 steps" in messages[1]
-    assert f"max LR {saved['suggested_lr']:.3g}" in messages[-1]
+    assert f"max LR {saved['max_lr']:.3g}" in messages[-1]
 
 
 def test_a_run_too_short_for_a_range_test_gets_the_safe_peak_and_says_so(tmp_path, data):
@@ -244,10 +244,10 @@ def test_resume_keeps_the_peak_rate_it_started_with(tmp_path, data, monkeypatch)
     source_before = runs.read_json(out / "meta.json")["max_lr_source"]
     assert source_before == "LR range test" or source_before.startswith("safe peak: range test")
     found = runs.read_json(out / "lr_finder.json")
-    safe_write.save_json(out / "lr_finder.json", {**found, "suggested_lr": 123.0})  # edited since
+    safe_write.save_json(out / "lr_finder.json", {**found, "max_lr": 123.0})  # edited since
 
     run = training_run.fit(config, data, out, resume=True, **quiet)
-    assert run.meta.max_lr == started_with == found["suggested_lr"]
+    assert run.meta.max_lr == started_with == found["max_lr"]
     assert run.meta.max_lr_source == source_before and run.meta.resumed
 
 
