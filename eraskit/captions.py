@@ -6,9 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import torch
+
 from .config import Config
 from .data import Cifar10, npz_path
-from .hardware import describe_device, resolve_device
+from .hardware import describe_device
 from .health import near_chance
 from .runs import Run
 
@@ -22,11 +24,12 @@ def data_name(source: str) -> str:
     return f"local data {Path(path).name}" if path else source or "unknown data"
 
 
-def setup_caption(config: Config, data: Cifar10) -> str:
-    """Data, training images, width, batch and device of a config: the caption of figures drawn
-    before a run exists (the range test, the schedule); a run's own figures use caption()."""
+def setup_caption(config: Config, data: Cifar10, device: torch.device | str) -> str:
+    """Data, training images, width, batch and device (a torch.device or its description) of
+    a config: the caption of figures drawn before a run exists (the range test, the schedule);
+    a run's own figures use caption()."""
     images = len(data.x_train) if config.subset is None else min(config.subset, len(data.x_train))
-    device = describe_device(resolve_device(config.device))
+    device = device if isinstance(device, str) else describe_device(device)
     return (f"{data_name(data.source)}, {images:,} training images, width {config.width}, "
             f"batch {config.batch_size}, {device}")
 

@@ -15,7 +15,7 @@ from .config import RANGE_TEST_IGNORES, RUNTIME_FIELDS, Config, check_warm_up, d
 from .data import Cifar10, take_subset
 from .errors import EraskitError
 from .estimate import estimate_run
-from .hardware import Precision, resolve_device
+from .hardware import Precision, describe_device, resolve_device
 from .lr_finder import (MIN_POINTS, SWEEP_CAP, SWEEP_FLOOR, range_test, rescore, safe_peak,
                         sweep_range, sweep_steps, warm_up_steps)
 from .model import build_model
@@ -54,7 +54,7 @@ def find_lr(config: Config, data: Cifar10, out: str | Path, progress: bool = Tru
         f"{steps / (config.epochs * len(loader)):.0%} of the training's "
         f"{config.epochs * len(loader)} steps")
     result = {**range_test(model, loader, config, device, progress, precision=precision),
-              "config": config.to_dict()}
+              "config": config.to_dict(), "device": describe_device(device)}
     safe_write.save_json(paths.lr_finder, result)
     log(f"{describe_suggestion(result)}; saved {paths.lr_finder}")
     return result

@@ -99,7 +99,9 @@ def save_figure(fig: plt.Figure, path: Path) -> Path:
 def write_lr_finder_figure(run_dir: str | Path, config: Config, data: Cifar10) -> Path:
     """Draw the run folder's saved range test (made with `config` on `data`) to its figures."""
     paths = RunPaths.of(run_dir)
-    fig = plots.plot_lr_finder(read_json(paths.lr_finder), setup_caption(config, data))
+    sweep = read_json(paths.lr_finder)
+    device = sweep.get("device", "device not recorded")  # recorded since the range test says
+    fig = plots.plot_lr_finder(sweep, setup_caption(config, data, device))
     return save_figure(fig, paths.figure("lr_finder"))
 
 

@@ -182,7 +182,7 @@ print(f"the run will use {result['max_lr']:.3g}: {result['rule']}")
 # three rules of section 3 still read a rate off it, but it means little.
 
 # %%
-fig = plots.plot_lr_finder(result, captions.setup_caption(config, data))
+fig = plots.plot_lr_finder(result, captions.setup_caption(config, data, result["device"]))
 
 # %% [markdown]
 # ## 5. Which rule the run uses, and why
@@ -277,7 +277,7 @@ finder.reset()  # the model and optimizer as they were before the test
 # %%
 curves = {"lr_choice.find_lr (raw loss)": (result["lrs"], result["raw_losses"]),
           "LRFinder (smoothed loss)": (history["lr"], history["loss"])}
-fig = plots.plot_range_tests(curves, captions.setup_caption(config, data))
+fig = plots.plot_range_tests(curves, captions.setup_caption(config, data, device))
 
 # %% [markdown]
 # ## 7. Why a range test is not the schedule

@@ -145,7 +145,8 @@ print(f"max_lr {max_lr:.3g} ({max_lr_source})", optimizer, criterion, sep="\n")
 
 # %%
 rates = train.lr_schedule(config, max_lr, len(loader))
-fig = plots.plot_lr_schedule(rates, len(loader), captions.setup_caption(config, data), max_lr)
+caption = captions.setup_caption(config, data, device)
+fig = plots.plot_lr_schedule(rates, len(loader), caption, max_lr)
 
 # %% [markdown]
 # ## 4. A few training steps by hand

@@ -3,6 +3,7 @@
 import dataclasses
 
 import pytest
+import torch
 
 from eraskit import captions, health
 from eraskit.runs import Run
@@ -16,7 +17,7 @@ def test_caption_says_data_epochs_width_and_device(trained_run):
 
 
 def test_setup_caption_names_the_data_images_width_and_device(data):
-    text = captions.setup_caption(tiny_config(), data)
+    text = captions.setup_caption(tiny_config(), data, torch.device("cpu"))
     assert text.startswith("synthetic, 64 training images, width 8, batch 16, ")
     assert "CPU" in text
     assert captions.data_name("npz: /somewhere/cifar10.npz") == "local data cifar10.npz"
