@@ -1,8 +1,11 @@
-"""Grad-CAM (and its relatives) through pytorch-grad-cam, and the gallery of test mistakes."""
+"""Grad-CAM (and its relatives) through pytorch-grad-cam, the gallery of test mistakes, and
+the hook that records a layer for computing Grad-CAM by hand (notebook 05)."""
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator, Optional, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -34,6 +37,35 @@ def target_layer(model: nn.Module, layer: str) -> nn.Module:
     return stage[-1]
 
 
+@dataclass
+class LayerRecord:
+    """What `record_layer` saw of one layer; None until a pass has filled it in."""
+
+    activations: Optional[torch.Tensor] = None  # (N, C, h, w): the output of the last forward
+    gradients: Optional[torch.Tensor] = None  # (N, C, h, w): d score / d activations, by backward
+
+
+@contextmanager
+def record_layer(layer: nn.Module) -> Iterator[LayerRecord]:
+    """Within the block, record `layer`'s output on each forward pass and, once `.backward()`
+    has run, the gradient of the score on that output; the hook comes off on exit, even after
+    an error. Both are detached copies, of the output's shape (N, C, h, w)."""
+    record = LayerRecord()
+
+    def keep(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        record.activations = output.detach()
+        # A hook on the output tensor rather than a module backward hook: it receives exactly
+        # d score / d output (pytorch-grad-cam records its gradients the same way).
+        if output.requires_grad:  # under no_grad there will be no backward pass to record
+            output.register_hook(lambda grad: setattr(record, "gradients", grad.detach()))
+
+    handle = layer.register_forward_hook(keep)
+    try:
+        yield record
+    finally:
+        handle.remove()
+
+
 def compute_cams(model: nn.Module, images: torch.Tensor, target_classes: Sequence[int],
                  layer: str = "layer3", method: str = "gradcam") -> np.ndarray:
     """Class activation maps: images (N, 3, 32, 32) normalised -> cam (N, 32, 32) in [0, 1].
@@ -50,17 +82,22 @@ def compute_cams(model: nn.Module, images: torch.Tensor, target_classes: Sequenc
                            f"got {tuple(images.shape)}")
     if len(target_classes) != len(images):
         raise EraskitError("give one target class per image")
+    num_classes = getattr(model, "num_classes", None)
+    wrong = [int(c) for c in target_classes if num_classes and not 0 <= int(c) < num_classes]
+    if wrong:
+        raise EraskitError(f"target class {wrong[0]} is not one of the model's {num_classes} "
+                           f"classes (0 .. {num_classes - 1})")
     model.eval()
     device = next(model.parameters()).device
-    cam = methods[method](model=model, target_layers=[target_layer(model, layer)])
-    try:  # no `with` block: its exit would swallow an IndexError and return nothing
-        # Gradients are the method, even in an inference notebook. enable_grad alone does not
-        # leave inference_mode, and images made under it cannot be saved for backward: clone.
-        with torch.inference_mode(False), torch.enable_grad():
-            maps = cam(input_tensor=images.to(device).clone(),
-                       targets=[ClassifierOutputTarget(int(c)) for c in target_classes])
-    finally:
-        cam.activations_and_grads.release()
+    maps = None
+    # Gradients are the method, even in an inference notebook. enable_grad alone does not
+    # leave inference_mode, and images made under it cannot be saved for backward: clone.
+    with (torch.inference_mode(False), torch.enable_grad(),
+          methods[method](model=model, target_layers=[target_layer(model, layer)]) as cam):
+        maps = cam(input_tensor=images.to(device).clone(),
+                   targets=[ClassifierOutputTarget(int(c)) for c in target_classes])
+    if maps is None:  # the library's `with` prints an IndexError and swallows it
+        raise EraskitError(f"{method} failed with the IndexError printed above")
     return np.asarray(maps, dtype=np.float32)
 
 

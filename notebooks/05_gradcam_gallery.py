@@ -21,8 +21,9 @@
 # the activations of a layer (a stack of small feature maps), weighs each map by how much
 # the class score changes when that map changes (its gradient, averaged over the map), adds
 # the weighted maps, keeps the positive part and scales the result up to the image size.
-# Red means "evidence for this class", blue means none. This notebook loads the run that
-# notebook 03 trained; it trains nothing.
+# Red means "evidence for this class", blue means none. Section 2 does this arithmetic by
+# hand on one image, then checks it against the pytorch-grad-cam library, which draws the
+# gallery. This notebook loads the run that notebook 03 trained; it trains nothing.
 
 # %% [markdown]
 # ## Setup
@@ -39,12 +40,14 @@ if "google.colab" in sys.modules:  # Colab lacks the kit, grad-cam and torch-lr-
 
 # %%
 import numpy as np
+import torch
 from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.image import show_cam_on_image
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+from torch.nn import functional as F
 
-from eraskit import (captions, colab, exercises, plots, predictions, run_figures, safe_write,
-                     tables)
+from eraskit import (captions, colab, exercises, gradcam, plots, predictions, run_figures,
+                     safe_write, tables)
 from eraskit import notebook as nb
 from eraskit.gradcam_explorer import gradcam_explorer
 
@@ -76,15 +79,11 @@ print(captions.caption(run))
 print(captions.chance_warning(run) or "")
 
 # %% [markdown]
-# ## 2. One map, by hand
-# The kit computes its maps with the pytorch-grad-cam library; here is the library itself on
-# one image, the network's most confident mistake. `GradCAM` hooks into the layer to map
-# (here `layer3`, whose output is an 8x8 grid); `ClassifierOutputTarget(c)` says that the
-# score to explain is the logit of class `c`; calling the object runs the forward and the
-# backward pass and returns one map per image, each in [0, 1]. `show_cam_on_image` then
-# draws the map over the picture: it wants the picture as float RGB in [0, 1], height x
-# width x channels (hence the denormalisation), and `use_rgb=True` because it is RGB, not
-# OpenCV's BGR. Gradients must be on, so this cannot run under `torch.no_grad()`.
+# ## 2. Grad-CAM by hand
+# One image, the network's most confident mistake, and one class, the one it predicted.
+# Grad-CAM needs two things from a layer: its **activations** (for `layer3`, C feature maps
+# of 8x8) and their **gradients**: how much the class score changes when each activation
+# changes.
 
 # %%
 model = results.model
@@ -93,16 +92,69 @@ class_idx = int(results.preds[position])  # the class it predicted
 input_tensor = results.normalized([position])  # (1, 3, 32, 32), as the network sees it
 rgb = plots.denormalize(input_tensor)[0]  # (32, 32, 3) float in [0, 1], for the picture
 
+# %% [markdown]
+# PyTorch hands both out through **hooks**, functions it calls during a pass.
+# `gradcam.record_layer` hooks into a layer for the length of a `with` block: it keeps the
+# layer's output on the forward pass and that output's gradient on the backward pass, and
+# takes the hook off when the block ends. The score to explain is the logit of `class_idx`,
+# so that is what `.backward()` starts from. Gradients must be on: this cannot run under
+# `torch.no_grad()`.
+
 # %%
-cam = GradCAM(model=model, target_layers=[model.layer3])
-grayscale = cam(input_tensor=input_tensor, targets=[ClassifierOutputTarget(class_idx)])[0]
-cam.activations_and_grads.release()  # take the hooks off the model again
-picture = show_cam_on_image(rgb, grayscale, use_rgb=True)  # uint8 (32, 32, 3)
+with gradcam.record_layer(model.layer3) as record:  # the hook lives inside the block only
+    logits = model(input_tensor)  # forward: keeps layer3's output
+    logits[0, class_idx].backward()  # backward: keeps d logit / d layer3's output
+activations, gradients = record.activations[0], record.gradients[0]  # (C, 8, 8) each
+print(f"activations {tuple(activations.shape)}, gradients {tuple(gradients.shape)}")
+
+# %% [markdown]
+# The arithmetic, one line a step:
+# 1. each channel's **weight** is its gradient averaged over the 8x8 positions: how much the
+#    class score grows, on average, when that feature map grows;
+# 2. the **map** is the weighted sum of the channels, with its negative part (evidence
+#    *against* the class) cut off by a ReLU;
+# 3. the 8x8 map is **upsampled** to the image's 32x32 (bilinear, as the library does with
+#    `cv2.resize`) and **scaled** to [0, 1]: its lowest value becomes 0, its highest 1. A map
+#    with no positive value at all stays zero: "no positive evidence" for that class.
+
+# %%
+weights = gradients.mean(dim=(1, 2))  # (C,): one weight per channel
+cam = torch.relu((weights[:, None, None] * activations).sum(dim=0))  # (8, 8)
+cam = F.interpolate(cam[None, None], size=(32, 32), mode="bilinear",
+                    align_corners=False)[0, 0]  # (32, 32), pixel centres as in cv2.resize
+cam = cam - cam.min()  # the lowest value becomes 0 ...
+cam_by_hand = (cam / cam.max() if cam.max() > 0 else cam).numpy()  # ... the highest 1
+
+# %% [markdown]
+# ### The same map from the library
+# pytorch-grad-cam does all of the above in one call. `GradCAM` hooks into the layer for the
+# length of its `with` block; `ClassifierOutputTarget(c)` says that the score to explain is
+# the logit of class `c`; calling the object runs both passes and returns one map per image.
+# (Beware: its `with` block catches an IndexError, from a class number out of range say,
+# prints it and carries on without a map.) **Look for:** a difference of about 1e-6, which
+# is rounding: the two maps are the same.
+
+# %%
+with GradCAM(model=model, target_layers=[model.layer3]) as grad_cam:
+    cam_from_library = grad_cam(input_tensor=input_tensor,
+                                targets=[ClassifierOutputTarget(class_idx)])[0]
+print(f"largest difference, by hand against the library: "
+      f"{np.abs(cam_by_hand - cam_from_library).max():.1e}")
+
+# %% [markdown]
+# `show_cam_on_image` draws a map over the picture: it wants the picture as float RGB in
+# [0, 1], height x width x channels (hence the denormalisation), and `use_rgb=True` because
+# it is RGB, not OpenCV's BGR.
+
+# %%
+pictures = [show_cam_on_image(rgb, cam, use_rgb=True) / 255  # uint8 (32, 32, 3) -> [0, 1]
+            for cam in (cam_by_hand, cam_from_library)]
 fig = plots.plot_image_grid(
-    np.stack([rgb, picture / 255]),
+    np.stack([rgb, *pictures]),
     [f"true {results.classes[results.labels[position]]}",
-     f"evidence for {results.classes[class_idx]}"], columns=2, size=2.6,
-    caption=captions.analysis_caption(results), title="Grad-CAM at layer3, by hand")
+     f"by hand: evidence\nfor {results.classes[class_idx]}",
+     f"library: evidence\nfor {results.classes[class_idx]}"], columns=3, size=2.6,
+    caption=captions.analysis_caption(results), title="Grad-CAM at layer3")
 
 # %% [markdown]
 # ## 3. The gallery: ten confident mistakes
@@ -168,17 +220,17 @@ gradcam_explorer(results)
 # %% [markdown]
 # ## Exercises
 # 1. **A map at layer2.** Compute the Grad-CAM map of the same image and class as in
-#    section 2, but at `layer2` (16x16 activations), with `GradCAM` directly as there, and
-#    check it against the kit's:
+#    section 2, but at `layer2` (16x16 activations): by hand as there, with the hook on
+#    `model.layer2`, then with `GradCAM` if you like, and check it against the kit's:
 
 # %%
 ANSWER = None  # the (32, 32) map at layer2 of input_tensor for class_idx
 exercises.check("layer2_map", ANSWER, model, input_tensor, class_idx)
 
 # %% [markdown]
-# 2. **The true class's evidence.** In the cell of section 2, map the true class
-#    (`results.labels[position]`) instead of the predicted one. Where does the network see
-#    the true class, and is that evidence weaker, or just elsewhere?
+# 2. **The true class's evidence.** In section 2, set `class_idx` to the true class
+#    (`results.labels[position]`) instead of the predicted one and rerun its cells. Where does
+#    the network see the true class, and is that evidence weaker, or just elsewhere?
 # 3. **Methods that agree.** In the explorer, pick one mistake and switch between gradcam,
 #    gradcam++ and layercam at layer3. Where they agree the map is more trustworthy; then
 #    pick eigencam and change the target: why does the map not move?

@@ -15,6 +15,7 @@ from eraskit import exercises, lr_finder, metrics, runs, train, training_run
 from eraskit import model as model_module
 from eraskit.gradcam import compute_cams
 from helpers import interrupt_at, tiny_config, without_timing
+from test_gradcam import cam_by_hand
 from test_notebooks import make_results
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -128,13 +129,19 @@ def test_the_numpy_counts_equal_the_kits_metrics(results):
                                metrics.per_class_accuracy(results.labels, results.preds, c))
 
 
-def test_the_map_by_hand_equals_the_kits(results):
+def test_the_map_by_hand_equals_the_librarys_and_the_kits(results):
     ns = run_section("05_gradcam_gallery", "## 2.", {**imports("05_gradcam_gallery"),
                                                       "results": results})
     kit = compute_cams(results.model, ns["input_tensor"], [ns["class_idx"]], "layer3",
                        "gradcam")[0]
-    np.testing.assert_allclose(ns["grayscale"], kit, atol=1e-5)
-    assert ns["picture"].dtype == np.uint8 and ns["picture"].shape == (32, 32, 3)
+    assert ns["cam_by_hand"].shape == (32, 32) and ns["cam_by_hand"].dtype == np.float32
+    np.testing.assert_allclose(ns["cam_by_hand"], ns["cam_from_library"], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(ns["cam_from_library"], kit, atol=1e-6)
+    # the same lines as tests/test_gradcam.py checks against the library on more images
+    np.testing.assert_array_equal(ns["cam_by_hand"], cam_by_hand(
+        results.model, results.model.layer3, ns["input_tensor"], ns["class_idx"]))
+    assert [p.shape for p in ns["pictures"]] == [(32, 32, 3)] * 2
+    assert all(0 <= p.min() and p.max() <= 1 for p in ns["pictures"])
     assert not any(m._forward_hooks for m in results.model.modules())
 
 
@@ -183,11 +190,12 @@ def test_the_intended_answers_are_right(data, results, capsys):
         precision = counts.diagonal() / counts.sum(axis=0)
     assert exercises.check("precision_per_class", precision, results.labels, results.preds, 10)
     images = results.normalized([4])
-    cam = GradCAM(model=results.model, target_layers=[results.model.layer2])
-    layer2 = cam(input_tensor=images, targets=[ClassifierOutputTarget(2)])[0]
-    cam.activations_and_grads.release()
+    with GradCAM(model=results.model, target_layers=[results.model.layer2]) as cam:
+        layer2 = cam(input_tensor=images, targets=[ClassifierOutputTarget(2)])[0]
     assert exercises.check("layer2_map", layer2, results.model, images, 2)
-    assert capsys.readouterr().out.count(": right") == 5
+    by_hand = cam_by_hand(results.model, results.model.layer2, images, 2)
+    assert exercises.check("layer2_map", by_hand, results.model, images, 2)
+    assert capsys.readouterr().out.count(": right") == 6
 
 
 def sweep_with_a_bump(points=100, start=1e-4, end=10.0, diverged=True):
