@@ -21,11 +21,12 @@ from .flags import RUNS_ROOT, parse
 from .preflight import (check_analysis_writable, check_device, check_existing_run,
                         check_images_allowed, check_new_run, check_out_given, is_new_run,
                         make_config, subset_notes)
+from .run_identity import check_kit_folder
 from .runs import RunPaths
 
 if typing.TYPE_CHECKING:
     from .data import Cifar10
-    from .records import Meta
+    from .runs import Run
 
 # Neither this module nor what it reads a run folder with (flags, preflight, config, data,
 # runs) imports torch: bad flags and values are reported in a fraction of a second, before
@@ -41,8 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     if args.command != "compare":
         args.out_given = args.out is not None
-        args.out = args.out or str(RUNS_ROOT / args.preset)
+        args.out = str(RUNS_ROOT / args.preset) if args.out is None else args.out
     try:
+        if args.command != "compare":
+            RunPaths.of(args.out)  # --out "" names no folder
         return HANDLERS[args.command](args)
     except EraskitError as err:
         print(f"eraskit: error: {err}", file=sys.stderr)
@@ -99,6 +102,7 @@ def bench(args: argparse.Namespace) -> int:
 
 def find_lr(args: argparse.Namespace) -> int:
     """The LR range test alone, saved in the run folder with its figure."""
+    check_kit_folder(RunPaths.of(args.out))
     config = make_config(args)
     check_new_run(config, args.out)
     check_device(config)
@@ -111,7 +115,9 @@ def find_lr(args: argparse.Namespace) -> int:
 
 
 def train(args: argparse.Namespace) -> int:
-    """Train (or resume) the run in --out; `run` then draws every figure."""
+    """Train (or resume) the run in --out; `run` then draws every figure, `train` redraws
+    those an earlier analysis drew from an earlier epoch."""
+    check_kit_folder(RunPaths.of(args.out))  # someone's own files: before anything else
     if args.resume and not RunPaths.of(args.out).holds_run():
         raise EraskitError(f"{args.out} holds no run to resume: check --out, or drop --resume "
                            f"to start a new run there")
@@ -123,11 +129,33 @@ def train(args: argparse.Namespace) -> int:
     check_device(config)
     data = load_data(args.data, config, args.out)
     from .training_run import fit
-    fit(config, data, args.out, resume=args.resume, progress=show_progress(args))
+    run = fit(config, data, args.out, resume=args.resume, progress=show_progress(args))
     if args.command == "run":
         write_analysis(args, config, data)
+    else:
+        redraw_stale(args, config, data, run)
     print(f"run folder: {args.out}")
     return 0
+
+
+def redraw_stale(args: argparse.Namespace, config: cfg.Config, data: Cifar10, run: Run) -> None:
+    """Redraw the figures (and trust.json) an earlier analysis drew from an earlier epoch of
+    the run, now that it has trained further; in a folder that cannot be written, say so."""
+    from .runs import stale_derived
+    from .safe_write import why_not_writable
+
+    stale = stale_derived(run.paths, len(run.history))
+    if not stale:
+        return
+    shown = f"{len(stale)} file(s) drawn from epoch {min(stale.values())}"
+    reason = why_not_writable(run.paths.figures)
+    if reason:
+        print(f"eraskit: {shown} stay as they were: cannot write to {run.paths.root} ({reason})",
+              file=sys.stderr)
+        return
+    names = {"gradcam_sanity" if p == run.paths.trust else p.stem.split("-")[0] for p in stale}
+    print(f"eraskit: redrawing {shown}, now that the run is at epoch {len(run.history)}")
+    write_analysis(args, config, data, only=tuple(sorted(names)))
 
 
 def analyse(args: argparse.Namespace) -> int:
@@ -138,11 +166,15 @@ def analyse(args: argparse.Namespace) -> int:
     run = load_run(args.out)
     check_images_allowed(args, config, run)
     check_analysis_writable(args)  # before the data and the Grad-CAMs, as train does
-    if run.history and len(run.history) < run.config.epochs:
+    from .runs import training_note
+    note = training_note(run)
+    if note:
+        print(f"eraskit: {note}", file=sys.stderr)
+    elif run.history and len(run.history) < run.config.epochs:
         print(f"eraskit: {args.out} has trained {len(run.history)} of {run.config.epochs} "
               f"epochs: the figures show the model after epoch {len(run.history)}",
               file=sys.stderr)
-    data = load_data(args.data or recorded_data(run.meta))
+    data = load_data(args.data or recorded_data(run))
     write_analysis(args, config, data)
     print(f"run folder: {args.out}")
     return 0
@@ -168,29 +200,31 @@ def load_data(path: str | None, config: cfg.Config | None = None,
     return data
 
 
-def recorded_data(meta: Meta) -> str | None:
-    """The local .npz a run was trained on, if it is still there and $ERASKIT_DATA is unset."""
+def recorded_data(run: Run) -> str | None:
+    """The local .npz a run was trained on, if $ERASKIT_DATA is unset (a file that is gone is
+    refused in one line)."""
     from .data import DATA_ENV, npz_path
 
-    path = npz_path(meta.data_source)
+    path = npz_path(run.meta.data_source)
     if os.environ.get(DATA_ENV) or path is None:
         return None
-    if Path(path).is_file():
-        return path
-    print(f"eraskit: the run was trained on {path}, which is gone: pass --data to use a copy",
-          file=sys.stderr)
-    return None
+    if not Path(path).is_file():
+        raise EraskitError(f"{run.paths.root} was trained on {path}, which is gone: pass "
+                           f"--data with a copy of it")
+    return path
 
 
-def write_analysis(args: argparse.Namespace, config: cfg.Config, data: Cifar10) -> None:
-    """Every figure of the run in --out; with --images, copies published beside the README."""
+def write_analysis(args: argparse.Namespace, config: cfg.Config, data: Cifar10,
+                   only: tuple[str, ...] | None = None) -> None:
+    """Every figure of the run in --out (`only` those named; gradcam: the gallery); with
+    --images, copies published beside the README."""
     from .run_figures import write_figures
     from .predictions import load_test_results
     from .publish import copy_to_images
     from .runs import load_run
 
     run = load_run(args.out)
-    only = ("gradcam",) if args.command == "gradcam" else None
+    only = ("gradcam",) if args.command == "gradcam" else only
     written = write_figures(load_test_results(run, data), config, only=only)
     images = getattr(args, "images", None)
     if images:

@@ -17,7 +17,7 @@ from itertools import islice
 
 import torch
 
-from . import augment
+from . import advice, augment
 from .config import Config, preset, steps_per_epoch
 from .data import Cifar10
 from .hardware import Precision
@@ -90,8 +90,8 @@ class Estimate:
         if self.range_test_s:
             text += f"; range test about {format_duration(self.range_test_s)}"
         if self.cpu_preset_s is not None:
-            text += (f"; the cpu preset (a narrower network on a fifth of the data: --preset cpu, "
-                     f"PRESET = \"cpu\" in the notebooks) would take about "
+            text += (f"; the cpu preset (a narrower network on a fifth of the data: "
+                     f"{advice.preset_named('cpu')}) would take about "
                      f"{format_duration(self.cpu_preset_s)}")
         return text
 

@@ -9,6 +9,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from . import advice
+
 # Most test images given one class although it holds at most half of them.
 COLLAPSED_SHARE = 0.8
 # Within 3% of ln(classes): the network is no better than a uniform guess.
@@ -43,6 +45,8 @@ def collapse_note(train_loss: float, preds: np.ndarray, labels: np.ndarray,
                        f"(ln {len(classes)} = {chance:.3f})")
     if not reasons:
         return None
+    lower = float(f"{max_lr / 10:.3g}")
     return (f"the network is not learning: {' and '.join(reasons)}; the peak rate "
-            f"{max_lr:.3g} may be too high, or the run too short to learn: try --max-lr "
-            f"{max_lr / 10:.3g} (MAX_LR in the notebooks) or more epochs, in a new run folder")
+            f"{max_lr:.3g} may be too high, or the run too short to learn: try "
+            f"{advice.set_to('max_lr', lower)} or more epochs ({advice.setting('epochs')}), "
+            f"and {advice.another_folder()}")

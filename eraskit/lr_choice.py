@@ -10,7 +10,7 @@ from typing import Callable, Optional
 
 import torch
 
-from . import augment, run_lock, runs, safe_write
+from . import advice, augment, run_lock, runs, safe_write
 from .config import RANGE_TEST_IGNORES, RUNTIME_FIELDS, Config, check_warm_up, differences
 from .data import Cifar10, take_subset
 from .errors import EraskitError
@@ -19,6 +19,7 @@ from .hardware import Precision, describe_device, resolve_device
 from .lr_finder import (MIN_POINTS, SWEEP_CAP, SWEEP_FLOOR, range_test, rescore, safe_peak,
                         sweep_range, sweep_steps, warm_up_steps)
 from .model import build_model
+from .resume import check_resumable, previous_max_lr_source
 from .runs import RunPaths
 
 
@@ -28,22 +29,26 @@ def find_lr(config: Config, data: Cifar10, out: str | Path, progress: bool = Tru
             precision: Optional[Precision] = None) -> dict:
     """Run the LR range test on the run's data and model; save it as lr_finder.json. Called
     on its own (notebook 02, the find-lr command), it first says how long it and the run
-    will take here; a run being set up has said so, and passes its device and precision."""
+    will take here; a run being set up has said so, and passes its device and precision. A
+    folder that holds a trained run is refused, naming first the settings or the data that
+    differ from the run's."""
     standalone = device is None
     paths = RunPaths.of(out)
     safe_write.check_writable(paths.root)
     if paths.checkpoint.is_file():
+        check_resumable(paths, config, data)
         raise EraskitError(f"{paths.root} already holds a trained run; its range test stays as "
-                           f"it was: use another run folder (--out; RUN_DIR in the notebooks)")
+                           f"it was: {advice.another_folder()}")
     device = device or resolve_device(config.device)
+    fingerprint = data.fingerprint
     data, _ = take_subset(config, data)
     model = build_model(config, len(data.classes), device)
     loader = augment.train_loader(data.x_train, data.y_train, config, device)
     check_warm_up(config, len(loader))  # a run that cannot train needs no range test
     steps = sweep_steps(config, len(loader))
     if steps < MIN_POINTS:
-        raise EraskitError(too_short(config, len(loader)) + ": pass --max-lr (MAX_LR in the "
-                           "notebooks), or --lr-iters to force a range test")
+        raise EraskitError(f"{too_short(config, len(loader))}: {advice.give('max_lr')}, or "
+                           f"{advice.setting('lr_iters')} to force a range test")
     if standalone:
         precision = Precision.choose(device, config.precision)
         log(str(estimate_run(config, data, model, loader, device, precision,
@@ -54,7 +59,8 @@ def find_lr(config: Config, data: Cifar10, out: str | Path, progress: bool = Tru
         f"{steps / (config.epochs * len(loader)):.0%} of the training's "
         f"{config.epochs * len(loader)} steps")
     result = {**range_test(model, loader, config, device, progress, precision=precision),
-              "config": config.to_dict(), "device": describe_device(device)}
+              "config": config.to_dict(), "device": describe_device(device),
+              "data_fingerprint": fingerprint}
     safe_write.save_json(paths.lr_finder, result)
     log(f"{describe_suggestion(result)}; saved {paths.lr_finder}")
     return result
@@ -94,10 +100,17 @@ def describe_suggestion(result: dict) -> str:
     return f"max LR {result['max_lr']:.3g} = {reading}"
 
 
-def saved_range_test(paths: RunPaths, config: Config, log: Callable = print) -> Optional[dict]:
+def saved_range_test(paths: RunPaths, config: Config, log: Callable = print,
+                     data: Optional[Cifar10] = None) -> Optional[dict]:
     """The folder's lr_finder.json if it was made for this config's data, model and
-    optimizer (None if there is none, or it was made with other settings: then said)."""
+    optimizer (None if there is none, or it was made with other settings or on other data
+    than `data`: then said)."""
     found = runs.read_json(paths.lr_finder) if paths.lr_finder.is_file() else None
+    recorded = (found or {}).get("data_fingerprint")
+    if data is not None and recorded and recorded != data.fingerprint:
+        log(f"{paths.lr_finder} was made on other data (arrays {recorded[:8]}, these "
+            f"{data.fingerprint[:8]}): running the range test again")
+        return None
     if not found or "config" not in found:
         return found
     changed = differences(Config.from_dict(found["config"]), config, "the range test",
@@ -122,14 +135,19 @@ def choose_max_lr(config: Config, data: Cifar10, out: str | Path, steps_per_epoc
                   progress: bool = True, log: Callable = print,
                   device: Optional[torch.device] = None,
                   precision: Optional[Precision] = None) -> tuple[float, str]:
-    """OneCycle's max LR for the run in `out` and where it came from: config.max_lr if set,
-    else the suggestion of the folder's LR range test, scored with this config's rule
-    (running the test first if the folder has none, or one made for another model, data or
-    optimizer), or the safe peak when the sweep gave no evidence or the run is too short."""
+    """OneCycle's max LR for the run in `out` and where it came from: a trained run's own
+    (once `config` and `data` are known to be the run's), else config.max_lr if set, else the
+    suggestion of the folder's LR range test, scored with this config's rule (running the
+    test first if the folder has none, or one made for another model, data or optimizer), or
+    the safe peak when the sweep gave no evidence or the run is too short."""
+    paths = RunPaths.of(out)
+    if paths.checkpoint.is_file():  # a resumed run keeps its peak; it needs no write either
+        checkpoint = check_resumable(paths, config, data)
+        if checkpoint.max_lr is not None:
+            return checkpoint.max_lr, previous_max_lr_source(paths)
     if config.max_lr is not None:
         return config.max_lr, "config"
-    paths = RunPaths.of(out)
-    found = saved_range_test(paths, config, log)
+    found = saved_range_test(paths, config, log, data)
     if found:
         found = rescore(found, config, steps_per_epoch)
         log(describe_suggestion(found))
@@ -137,7 +155,7 @@ def choose_max_lr(config: Config, data: Cifar10, out: str | Path, steps_per_epoc
         safe = safe_peak(config.optimizer, config.batch_size,
                          warm_up_steps(config, steps_per_epoch))
         log(f"max LR {safe:.3g}: {too_short(config, steps_per_epoch)}: using the safe "
-            f"{config.optimizer} peak; pass --max-lr to choose another")
+            f"{config.optimizer} peak; {advice.give('max_lr')} to choose another")
         return safe, "safe peak: run too short for a range test"
     else:
         found = find_lr(config, data, paths.root, progress, log, device, precision)

@@ -9,15 +9,20 @@ import os
 from pathlib import Path
 from typing import Any, Optional
 
+from .advice import NOTEBOOK_SETTINGS, TRAIN_NOTEBOOK
 from .config import FIELDS, field_type, parse_text
 from .data import Cifar10, load_cifar10, npz_path
 from .errors import EraskitError
-from .runs import Run, RunPaths, load_run
+from .flags import flag
+from .run_lock import writer_pid
+from .runs import Run, RunPaths, load_run, training_note
 
 ENV_PREFIX = "ERASKIT_"  # EPOCHS is read from $ERASKIT_EPOCHS, and so on
-TRAIN_NOTEBOOK = "notebooks/03_train_resnet.ipynb"  # the notebook that writes the run
-# What else the notebooks (and data.py) read from ERASKIT_<NAME>, besides the Config fields.
-OTHER_PARAMETERS = {"PRESET", "DATA", "CACHE", "RUN_DIR", "DRIVE", "IMAGE"}
+# The notebooks' parameters that are not Config fields; with NOTEBOOK_SETTINGS, every NAME a
+# notebook reads from ERASKIT_<NAME> (tests/test_notebooks.py checks the notebooks against it).
+OTHER_PARAMETERS = {"PRESET", "DATA", "RUN_DIR", "DRIVE", "IMAGE"}
+NOTEBOOK_PARAMETERS = {name.upper() for name in NOTEBOOK_SETTINGS} | OTHER_PARAMETERS
+KIT_VARIABLES = {"DATA", "CACHE"}  # what data.py reads, in a notebook and on the command line
 
 
 def _parameter_type(name: str, default: Any) -> tuple[type, bool]:
@@ -51,18 +56,28 @@ def from_env(name: str, default: Any) -> Any:
 
 
 def known_parameters() -> set[str]:
-    """Every NAME the kit reads from $ERASKIT_<NAME>: the Config fields, the notebooks' other
-    parameters, and the data and cache locations."""
-    return {name.upper() for name in FIELDS} | OTHER_PARAMETERS
+    """Every NAME the notebooks read from $ERASKIT_<NAME>: their parameters, and the data and
+    cache locations."""
+    return NOTEBOOK_PARAMETERS | KIT_VARIABLES
 
 
 def report_unknown_env() -> list[str]:
-    """Print one line naming the ERASKIT_* variables the kit does not read (a misspelt
-    ERASKIT_EPOHCS would otherwise change nothing, silently); returns their names."""
+    """Print one line naming the ERASKIT_* variables no notebook reads, which would otherwise
+    change nothing, silently: a misspelt name (ERASKIT_EPOHCS), or a setting that only the
+    command line takes (ERASKIT_OPTIMIZER: --optimizer). Returns their names."""
     unknown = sorted(v for v in os.environ if v.startswith(ENV_PREFIX)
                      and v[len(ENV_PREFIX):] not in known_parameters())
-    if unknown:
-        print(f"ignored: {', '.join(unknown)} (no setting of that name; check the spelling)")
+    settings = [v for v in unknown if v[len(ENV_PREFIX):].lower() in FIELDS]
+    misspelt = [v for v in unknown if v not in settings]
+    said = []
+    if misspelt:
+        said.append(f"{', '.join(misspelt)} (no setting of that name; check the spelling)")
+    if settings:
+        flags = ", ".join(flag(v[len(ENV_PREFIX):].lower()) for v in settings)
+        said.append(f"{', '.join(settings)} (settings the notebooks do not take: only the "
+                    f"command line does, as {flags})")
+    if said:
+        print(f"ignored: {'; '.join(said)}")
     return unknown
 
 
@@ -76,7 +91,8 @@ def analysis_data(run: Run, data: Optional[str] = None) -> Cifar10:
             print(f"data: {recorded}, the file this run was trained on (from its meta.json)")
             data = recorded
         elif recorded:
-            print(f"the run was trained on {recorded}, which is gone: set DATA to a copy")
+            raise EraskitError(f"{run.paths.root} was trained on {recorded}, which is gone: "
+                               f"set DATA to a copy of it")
     return load_cifar10(data)
 
 
@@ -91,10 +107,19 @@ def require_run(run_dir: str | os.PathLike) -> Run:
     """The trained run in `run_dir`; if there is none, an EraskitError naming the folder in
     full and the notebook to run first (shown as one line after colab.show_errors_briefly).
     A relative `run_dir` is relative to the notebook's folder (notebooks/): where the one
-    above holds that run (trained from the repository's root), the error names it."""
-    folder = Path(run_dir)
+    above holds that run (trained from the repository's root), the error names it. While
+    another process trains the run, one line says so."""
+    folder = RunPaths.of(run_dir).root
     if holds_trained_run(folder):
-        return load_run(folder)
+        run = load_run(folder)
+        note = training_note(run)
+        if note:
+            print(note)
+        return run
+    pid = writer_pid(folder)
+    if pid is not None:
+        raise EraskitError(f"{folder}: training in progress (pid {pid}), no epoch saved yet: run "
+                           f"this cell again once {TRAIN_NOTEBOOK} has saved the first")
     above = Path(os.pardir) / folder
     hint = (f"; did you mean {above}?" if not folder.is_absolute() and holds_trained_run(above)
             else "")

@@ -63,6 +63,7 @@ class Meta:
     resumed: Optional[str] = None  # the last --resume, if any
     finished: Optional[str] = None
     data_source: str = ""  # Cifar10.source: "official CIFAR-10" or "npz: <path>"
+    data_fingerprint: str = ""  # Cifar10.fingerprint: what the arrays were ("": an older kit)
     device: str = UNKNOWN  # in words: a GPU's name, or the CPU and its threads
     precision: str = UNKNOWN
     augment: str = UNKNOWN  # where the training images were augmented

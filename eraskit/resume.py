@@ -1,6 +1,6 @@
-"""Continuing a run: the checks before resuming it, its saved training state restored into
-fresh objects, meta.json's record of its starts, and whether a finished run's outputs are
-still those of its checkpoint."""
+"""Continuing a run: the checks before resuming it (its settings and its data), its saved
+training state restored into fresh objects, meta.json's record of its starts, and whether a
+finished run's outputs are still those of its checkpoint."""
 
 from __future__ import annotations
 
@@ -11,22 +11,24 @@ from typing import Optional
 import torch
 from torch import nn
 
-from . import records, runs, safe_write
-from .config import Config, differences
+from . import advice, records, runs, safe_write
+from .config import Config, changed_fields, differences
+from .data import Cifar10
 from .errors import EraskitError
 from .records import Checkpoint, Meta
+from .run_identity import check_trained_on
 from .runs import RunPaths
 
 
 def check_same_run(paths: RunPaths, config: Config) -> None:
-    """Refuse to continue a run with settings other than those it was trained with."""
+    """Refuse to continue a run with settings other than those it was trained with, naming
+    the settings that differ first."""
     if not paths.holds_run():
         return
-    changed = differences(runs.load_run(paths.root).config, config, "config.json", "the request")
+    saved = runs.load_run(paths.root).config
+    changed = changed_fields(saved, config)
     if changed:
-        raise EraskitError(f"{paths.root} was trained with other settings ({changed}): use "
-                           f"another run folder (--out; RUN_DIR in the notebooks) or the saved "
-                           f"settings")
+        raise EraskitError(advice.other_settings(paths.root, saved, config, changed))
 
 
 def check_checkpoint_config(paths: RunPaths, checkpoint: Checkpoint) -> None:
@@ -37,23 +39,34 @@ def check_checkpoint_config(paths: RunPaths, checkpoint: Checkpoint) -> None:
     changed = differences(trained, saved, "the checkpoint", "config.json")
     if changed:
         raise EraskitError(f"{paths.config} differs from the run's checkpoint ({changed}): put "
-                           f"the checkpoint's settings back, or start a new run in another folder")
+                           f"the checkpoint's settings back, or {advice.another_folder()}")
 
 
-def checkpoint_to_resume(paths: RunPaths, config: Config,
-                         resume: bool) -> Optional[Checkpoint]:
-    """The run folder's checkpoint when resuming it (None for a new run), after checking that
-    the folder is writable and that a resumed run keeps its settings."""
-    safe_write.check_writable(paths.root)
-    if not paths.checkpoint.is_file():
-        return None
-    if not resume:
-        raise EraskitError(f"{paths.root} already holds a trained run: continue it with --resume, "
-                           f"or use another run folder (--out; RUN_DIR in the notebooks)")
+def check_resumable(paths: RunPaths, config: Config, data: Cifar10) -> Checkpoint:
+    """The checkpoint of the run in `paths`, once config.json is known to say what it was
+    trained with, and `config` and `data` to be the run's: settings, then data, each refused
+    in one line."""
     checkpoint = records.load_checkpoint(paths.checkpoint)
     check_checkpoint_config(paths, checkpoint)  # before check_same_run, which reads config.json
     check_same_run(paths, config)
+    check_trained_on(paths.root, runs.load_meta(paths), data)
     return checkpoint
+
+
+def checkpoint_to_resume(paths: RunPaths, config: Config, data: Cifar10, resume: bool,
+                         read_only: bool = False) -> Optional[Checkpoint]:
+    """The run folder's checkpoint when resuming it (None for a new run), after checking that
+    the folder is writable (unless `read_only`: a finished run only looked at) and that a
+    resumed run keeps its settings and its data."""
+    if not read_only:
+        safe_write.check_writable(paths.root)
+    if not paths.checkpoint.is_file():
+        return None
+    if not resume:
+        how = "resume=True" if advice.in_notebook() else "--resume"
+        raise EraskitError(f"{paths.root} already holds a trained run: continue it with {how}, "
+                           f"or {advice.another_folder()}")
+    return check_resumable(paths, config, data)
 
 
 def restore(checkpoint: Checkpoint, model: nn.Module, optimizer: torch.optim.Optimizer,

@@ -1,10 +1,12 @@
 """The figures of a trained run, each with its caption, and writing them to <run>/figures:
-drawn from the run folder and its test results, never by retraining."""
+drawn from the run folder and its test results, never by retraining. Each file drawn from the
+model (the figures, trust.json) records its epoch, so that a stale one can be told and redone
+(runs.stale_derived)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import matplotlib.pyplot as plt
 
@@ -87,12 +89,33 @@ def run_steps_per_epoch(run: Run) -> int:
     return run.meta.steps_per_epoch or steps_per_epoch(run.config, images)
 
 
-def save_figure(fig: plt.Figure, path: Path) -> Path:
-    """Write `fig` as a PNG, atomically: a stop while saving keeps the previous file whole."""
+def save_figure(fig: plt.Figure, path: Path, epoch: Optional[int] = None) -> Path:
+    """Write `fig` as a PNG, atomically: a stop while saving keeps the previous file whole.
+    `epoch`, that of the model it shows, goes into the PNG's text ("Epoch")."""
+    metadata = {"Epoch": str(epoch)} if epoch is not None else {}
     try:
-        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120, bbox_inches="tight"))
+        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120, bbox_inches="tight",
+                                                 metadata=metadata))
     finally:
         plt.close(fig)
+    return path
+
+
+def trust_record(results: TestResults, scores: dict) -> dict:
+    """What trust.json holds: trust_check's scores and the epoch of the model they score."""
+    return {"epoch": results.epoch, **scores}
+
+
+def save_trust(results: TestResults, scores: dict, log: Callable = print) -> Optional[Path]:
+    """Keep trust_check's scores as the run's trust.json (with their epoch). A folder that
+    cannot be written (a shared, read-only one) is said in one line, and the lesson goes on:
+    returns None then."""
+    path = results.run.paths.trust
+    try:
+        save_json(path, trust_record(results, scores))
+    except EraskitError as err:
+        log(f"not saved: {err}; the scores above are not kept")
+        return None
     return path
 
 
@@ -118,7 +141,7 @@ def sanity_figure(results: TestResults, config: Config) -> plt.Figure:
     scores are saved to the run's trust.json as well (other settings leave that file alone)."""
     fig, scores = trust_check(results, layer=config.cam_layer, method=config.cam_method)
     if not cam_suffix(results.run.config, config):
-        save_json(results.run.paths.trust, scores)
+        save_json(results.run.paths.trust, trust_record(results, scores))
     return fig
 
 
@@ -146,5 +169,5 @@ def write_figures(results: TestResults, config: Optional[Config] = None,
     }
     if run.lr_finder is None:
         makers.pop("lr_finder")
-    return [save_figure(make(), run.paths.figure(name)) for name, make in makers.items()
-            if only is None or name.split("-")[0] in only]
+    return [save_figure(make(), run.paths.figure(name), results.epoch)
+            for name, make in makers.items() if only is None or name.split("-")[0] in only]

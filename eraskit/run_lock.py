@@ -1,5 +1,6 @@
 """One writer per run folder: the lock a training process holds on it (`writing`,
-`holds_lock`), refusing another process that wants to write there."""
+`holds_lock`), refusing another process that wants to write there, and a folder that holds no
+run of the kit's; readers ask whether a live process holds it (`writer_pid`)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import errno
 import functools
 import inspect
 import os
+import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Optional
 
+from . import advice
 from .errors import EraskitError
+from .run_identity import check_kit_folder
 from .runs import RunPaths
 from .safe_write import check_writable
 
@@ -33,14 +37,17 @@ def writing(root: str | os.PathLike) -> Iterator[None]:
     naming this one. The lock is the OS's (fcntl, which DataLoader workers do not inherit), so
     it dies with its process: the .lock file a killed run leaves blocks nobody. Re-entrant
     within a process. On the way out the lock file goes, and so do the folders this call made
-    if nothing was written to them: a failed start leaves no empty run folder."""
-    root = Path(root)
+    if nothing was written to them: a failed start leaves no empty run folder. A folder that
+    holds files but no run of the kit's is refused before anything is written there."""
+    paths = RunPaths.of(root)
+    root = paths.root
     key = os.path.realpath(root)
     if key in _held:
         yield
         return
+    check_kit_folder(paths)
     made = [p for p in (root, *root.parents) if not p.exists()]  # the deepest first
-    lock = RunPaths(root).lock
+    lock = paths.lock
     try:
         check_writable(root)
         fd = _lock(lock, root)
@@ -76,9 +83,39 @@ def holds_lock(function: Callable) -> Callable:
     return locked
 
 
+def writer_pid(root: str | os.PathLike) -> Optional[str]:
+    """The PID (as its .lock says it) of another live process that holds the run folder's
+    lock: a training is in progress there. None when none does, or when this process holds it.
+    Takes nothing from the writer: a shared lock held for an instant, on a descriptor opened
+    for reading (so a read-only folder is asked too)."""
+    if os.path.realpath(root) in _held:
+        return None
+    try:  # msvcrt locks only what a descriptor may write
+        fd = os.open(RunPaths(Path(root)).lock, os.O_RDONLY if fcntl else os.O_RDWR)
+    except OSError:  # no lock file: nobody is writing
+        return None
+    try:
+        if fcntl:
+            fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        else:
+            os.lseek(fd, 1 << 20, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_NBRLCK, 1)
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        return None
+    except OSError:
+        os.lseek(fd, 0, os.SEEK_SET)
+        return os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+    finally:
+        os.close(fd)  # releases the shared lock, if it was taken
+
+
+# A reader's shared lock (writer_pid) lasts an instant: a writer that meets one tries again.
+LOCK_TRIES, LOCK_WAIT_S = 5, 0.05
+
+
 def _lock(path: Path, root: Path) -> int:
     """Open and lock `path` without waiting, and write this process's PID into it."""
-    for _ in range(100):
+    for attempt in range(100):
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as err:
@@ -86,9 +123,11 @@ def _lock(path: Path, root: Path) -> int:
         if not _try_lock(fd, path):
             holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
             os.close(fd)
+            if attempt < LOCK_TRIES:
+                time.sleep(LOCK_WAIT_S)
+                continue
             raise EraskitError(f"{root} is in use by another eraskit process (pid {holder}): "
-                               f"wait for it to end, or use another run folder (--out; RUN_DIR "
-                               f"in the notebooks)")
+                               f"wait for it to end, or {advice.another_folder()}")
         try:
             current = os.path.samestat(os.fstat(fd), os.stat(path))
         except FileNotFoundError:

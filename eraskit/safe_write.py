@@ -90,14 +90,22 @@ def save_text(path: Path, text: str) -> None:
     atomic_write(path, write_bytes(text.encode()))
 
 
-
-def check_writable(root: Path) -> None:
-    """Fail early, before any training, when the run directory cannot be written."""
+def why_not_writable(root: Path) -> str:
+    """Why files cannot be written in the folder `root` (made if missing), in a few words
+    ("Read-only file system"); "" when they can."""
     try:
         root.mkdir(parents=True, exist_ok=True)
         fd, probe = make_temporary(root, "probe")
         os.close(fd)
         os.unlink(probe)
     except OSError as err:
-        raise EraskitError(f"cannot write to {root} ({err.strerror or err})") from None
+        return str(err.strerror or err)
+    return ""
+
+
+def check_writable(root: Path) -> None:
+    """Fail early, before any training, when the run directory cannot be written."""
+    reason = why_not_writable(root)
+    if reason:
+        raise EraskitError(f"cannot write to {root} ({reason})")
 

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import advice
 from .config import Config, check_warm_up
 from .errors import EraskitError
 from .hardware import Precision, use_channels_last
@@ -150,7 +151,8 @@ def train_epoch(state: TrainState, loader, epoch: int, progress: bool = True) ->
         batch_loss = loss.item()
         if not math.isfinite(batch_loss):
             raise TrainingDiverged(f"loss became {batch_loss} in epoch {epoch}, batch {batch}; "
-                                   f"the last good checkpoint is kept: try a lower --max-lr")
+                                   f"the last good checkpoint is kept: try a lower "
+                                   f"{advice.setting('max_lr')}")
         loss_sum += batch_loss * len(labels)
         correct += (logits.argmax(dim=1) == labels).sum().item()
         seen += len(labels)

@@ -24,9 +24,10 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from . import augment, run_lock, runs, safe_write, train
+from . import advice, augment, run_lock, runs, safe_write, train
 from .config import Config, check_warm_up
 from .data import Cifar10, take_subset
+from .errors import EraskitError
 from .estimate import Estimate, estimate_run, format_duration
 from .gpu_augment import describe_augment, make_train_loader
 from .hardware import Precision, describe_device, peak_memory_mb, resolve_device
@@ -102,10 +103,19 @@ class TrainingRun:
         return row
 
     def finish(self) -> None:
-        """Note in meta.json when the run trained its last epoch."""
+        """Note in meta.json when the run trained its last epoch. In a notebook, say which
+        files drawn by the analysis now show an earlier epoch (the command line redraws
+        them)."""
         if self.trained and len(self.history) == self.config.epochs:
             self.meta = dataclasses.replace(self.meta, finished=time.strftime("%Y-%m-%d %H:%M:%S"))
             runs.save_meta(self.paths, self.meta)
+        stale = runs.stale_derived(self.paths, len(self.history)) if self.trained else {}
+        if stale and advice.in_notebook():
+            names = ", ".join(p.name for p in list(stale)[:3]) + ", ..." * (len(stale) > 3)
+            self.log(f"{len(stale)} file(s) the analysis drew in {self.paths.root} ({names}) "
+                     f"show epoch {min(stale.values())}, the run is now at epoch "
+                     f"{len(self.history)}: notebook 05 rewrites trust.json, and `python -m "
+                     f"eraskit analyse --out {self.paths.root}` redraws the figures")
 
 
 @contextmanager
@@ -113,26 +123,41 @@ def start(config: Config, data: Cifar10, out: str | Path, resume: bool = False,
           progress: bool = True, log: Callable = print) -> Iterator[TrainingRun]:
     """Set up the run in `out`, or with `resume` continue it after its last saved epoch, and
     hold the folder's lock until the block ends (one writer per folder). A finished run is
-    only loaded (its lost outputs redone) and has no epochs left. A start that fails leaves
-    no settings behind: config.json is written only once everything is ready."""
+    only loaded (its lost outputs redone) and has no epochs left; in a folder that cannot be
+    written (a shared, read-only one) it is loaded without the lock, and nothing is saved. A
+    start that fails leaves no settings behind: config.json is written only once everything
+    is ready. A folder of files the kit did not write is refused (run_lock.writing)."""
+    paths = RunPaths.of(out)
+    read_only = ""
+    if resume and paths.checkpoint.is_file():  # looking at a finished run needs no write
+        read_only = safe_write.why_not_writable(paths.root)
+    if read_only:
+        yield set_up(config, data, paths, resume, progress, log, read_only)
+        return
     with run_lock.writing(out):
-        training = set_up(config, data, RunPaths.of(out), resume, progress, log)
+        training = set_up(config, data, paths, resume, progress, log)
         yield training
         training.finish()
 
 
 def set_up(config: Config, data: Cifar10, paths: RunPaths, resume: bool, progress: bool,
-           log: Callable) -> TrainingRun:
+           log: Callable, read_only: str = "") -> TrainingRun:
     """The TrainingRun of `start`: the device and precision resolved once, data, loaders,
-    model, peak rate and training state built, a checkpoint's state restored."""
-    checkpoint = checkpoint_to_resume(paths, config, resume)
-    for stale in paths.temporary_files():  # left by a kill during a write: with the lock
-        stale.unlink(missing_ok=True)      # held, no live process is writing them
+    model, peak rate and training state built, a checkpoint's state restored. `read_only`
+    says why the folder cannot be written: then only a finished run is taken."""
+    checkpoint = checkpoint_to_resume(paths, config, data, resume, read_only=bool(read_only))
+    if read_only:
+        check_finished(paths, checkpoint, config, read_only)
+        log(f"cannot write to {paths.root} ({read_only}): its finished run is only loaded, "
+            f"and nothing is saved there")
+    for stale in paths.temporary_files() if not read_only else []:  # left by a kill during a
+        stale.unlink(missing_ok=True)  # write: with the lock held, no live process writes them
     device = resolve_device(config.device)
     torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest kernels
     precision = Precision.choose(device, config.precision)
     if precision.note:
         log(precision.note)
+    fingerprint = data.fingerprint  # of all the data: the subset follows from the config
     data, test_indices = take_subset(config, data)
     model = build_model(config, len(data.classes), device)
     train_loader = make_train_loader(data.x_train, data.y_train, config, device, log)
@@ -153,37 +178,56 @@ def set_up(config: Config, data: Cifar10, paths: RunPaths, resume: bool, progres
     state = make_train_state(model, config, max_lr, len(train_loader), device, precision)
     history = restore(checkpoint, model, state.optimizer, state.scheduler,
                       state.scaler) if checkpoint else []
-    meta = describe_run(start_meta(paths, resumed=checkpoint is not None), data, device,
-                        precision, train_loader, max_lr, source)
+    meta = describe_run(start_meta(paths, resumed=checkpoint is not None), data, fingerprint,
+                        device, precision, train_loader, max_lr, source)
     training = TrainingRun(config, paths, data, test_indices, device, precision, model,
                            train_loader, test_loader, state, max_lr, list(history), meta,
                            estimate, log)
     if finished:
-        repair_outputs(training, checkpoint)
+        if not read_only:
+            repair_outputs(training, checkpoint)
+        elif not outputs_match(paths, checkpoint):
+            log(f"{paths.history.name} or {paths.predictions.name} in {paths.root} is not of "
+                f"its checkpoint, and cannot be recomputed there ({read_only})")
         training.meta = runs.load_meta(paths)  # a finished run's record stays as it was
-        log(f"{paths.root} has finished all {config.epochs} epochs: analyse it (python -m "
-            f"eraskit analyse --out {paths.root}), or train another run in a new folder")
+        log(f"{paths.root} has finished all {config.epochs} epochs: "
+            f"{advice.analyse_run(paths.root)}, or {advice.another_folder()} to train another")
         return training
+    # Nothing is written before this point, so a start that fails leaves no settings; meta.json
+    # first: it marks the folder as the kit's (run_identity.written_by_kit) from the first write.
+    runs.save_meta(paths, meta)
     if checkpoint:
         log(f"resuming {paths.root} after epoch {checkpoint.epoch} of {config.epochs}")
-    else:  # nothing is written before this point, so a start that fails leaves no settings
+    else:
         safe_write.save_json(paths.config, config.to_dict())
-    runs.save_meta(paths, meta)
     log(f"training epochs {len(history) + 1}-{config.epochs} on {meta.device} ({precision}), "
         f"max LR {max_lr:.3g}; run folder {paths.root}")
     return training
 
 
-def describe_run(meta: Meta, data: Cifar10, device: torch.device, precision: Precision,
-                 train_loader, max_lr: float, source: str) -> Meta:
-    """meta.json's record of how the run trains: data, device, precision, peak and its
-    source, augmentation, sizes and versions."""
+def describe_run(meta: Meta, data: Cifar10, fingerprint: str, device: torch.device,
+                 precision: Precision, train_loader, max_lr: float, source: str) -> Meta:
+    """meta.json's record of how the run trains: data (and its arrays' fingerprint), device,
+    precision, peak and its source, augmentation, sizes and versions."""
     return dataclasses.replace(
-        meta, data_source=data.source, device=describe_device(device), precision=str(precision),
-        max_lr=max_lr, max_lr_source=source, augment=describe_augment(train_loader),
+        meta, data_source=data.source, data_fingerprint=fingerprint,
+        device=describe_device(device), precision=str(precision), max_lr=max_lr,
+        max_lr_source=source, augment=describe_augment(train_loader),
         train_images=len(data.x_train), test_images=len(data.x_test),
         steps_per_epoch=len(train_loader), torch=torch.__version__,
         python=sys.version.split()[0])
+
+
+def check_finished(paths: RunPaths, checkpoint: Checkpoint | None, config: Config,
+                   reason: str) -> None:
+    """Refuse to continue a run in a folder that cannot be written (`reason`): only a finished
+    run can be looked at there."""
+    if checkpoint is None or checkpoint.epoch >= config.epochs:
+        return
+    raise EraskitError(f"cannot write to {paths.root} ({reason}): its run stopped after epoch "
+                       f"{checkpoint.epoch} of {config.epochs}, and continuing it needs writing: "
+                       f"make the folder writable, or copy it to one you can write and point "
+                       f"{advice.folder_setting()} at it")
 
 
 def repair_outputs(training: TrainingRun, checkpoint: Checkpoint) -> None:

@@ -130,7 +130,9 @@ print(summarize(model))
 # to almost zero. Warming up lets the untrained network reach a high rate without diverging;
 # the long, slow end lets it settle into a good minimum. `max_lr` is `MAX_LR` if you set it,
 # else the suggestion notebook 02 saved (if notebook 02 was skipped, the LR range test runs
-# here first). The loss is cross-entropy with label smoothing.
+# here first); a run already trained in `RUN_DIR` keeps its own, and a setting or data changed
+# since it was trained stops this cell with one line naming it. The loss is cross-entropy with
+# label smoothing.
 
 # %%
 max_lr, max_lr_source = choose_max_lr(config, data, RUN_DIR, len(loader))
@@ -232,7 +234,8 @@ Code(inspect.getsource(train.evaluate_epoch) + "\n\n" + inspect.getsource(train.
 #
 # With `resume=True`, running this cell again (after a Colab disconnect, or after stopping it)
 # starts the loop after the last saved epoch instead of from the beginning; once all epochs
-# are done, it only loads the run. `python -m eraskit train` runs this same loop
+# are done, it only loads the run (also from a folder it cannot write, such as a shared Drive
+# folder). `python -m eraskit train` runs this same loop
 # (`training_run.fit`).
 
 # %%

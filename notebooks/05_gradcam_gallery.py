@@ -46,8 +46,7 @@ from pytorch_grad_cam.utils.image import show_cam_on_image
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch.nn import functional as F
 
-from eraskit import (captions, colab, exercises, gradcam, plots, predictions, run_figures,
-                     safe_write, tables)
+from eraskit import captions, colab, exercises, gradcam, plots, predictions, run_figures, tables
 from eraskit import notebook as nb
 from eraskit.gradcam_explorer import gradcam_explorer
 
@@ -192,7 +191,7 @@ fig = run_figures.gradcam_gallery(results, count=10)
 
 # %%
 fig, trust = run_figures.trust_check(results, count=10)
-safe_write.save_json(run.paths.trust, trust)  # kept in the run folder as trust.json
+run_figures.save_trust(results, trust)  # kept in the run folder as trust.json
 tables.table(["check", "value"],
              [("Spearman rho, trained vs random maps", trust["mean_spearman"]),
               ("ROAD, layer3 maps", trust["layer3"]),

@@ -146,7 +146,8 @@ def test_resume_refuses_a_config_json_edited_since_the_checkpoint(run_copy, npz_
 def test_resume_with_other_settings_names_them(run_copy, data):
     from eraskit import training_run
     before = snapshot(run_copy)
-    with pytest.raises(EraskitError, match="epochs: 3 in config.json, 5 in the request"):
+    with pytest.raises(EraskitError, match="--epochs 5 here, but the run in .* was trained with "
+                                           "--epochs 3"):
         training_run.fit(tiny_config(epochs=5), data, run_copy, resume=True, progress=False,
                      log=lambda *_: None)
     assert snapshot(run_copy) == before
@@ -313,8 +314,8 @@ def test_deleted_predictions_are_recomputed_by_resume(run_copy, trained_run, npz
     code, _, err = call(["gradcam", "--data", npz_path, "--out", run_copy], capsys)
     assert code == 2
     assert one_line(err) == (f"eraskit: error: no predictions at {run_copy / 'predictions.npz'}: "
-                             f"recompute them from the checkpoint with `python -m eraskit train "
-                             f"--resume --out {run_copy}`")
+                             f"run `python -m eraskit train --resume --out {run_copy}` to "
+                             f"recompute them from the checkpoint")
     checkpoint = (run_copy / "checkpoint.pt").read_bytes()
     code, out, err = call(["train", "--resume", "--quiet", "--data", npz_path, "--out",
                            run_copy], capsys)

@@ -22,6 +22,13 @@ def test_test_results_join_predictions_with_their_pixels(trained_run, data):
 
 def test_other_data_is_refused(trained_run, data):
     shuffled = dataclasses.replace(data, y_test=np.roll(data.y_test, 1))
+    with pytest.raises(EraskitError, match=r"was trained on synthetic \(arrays \w{8}\), not on "
+                                           r"synthetic \(arrays \w{8}\): use the data it was "
+                                           r"trained on"):
+        predictions.load_test_results(trained_run, shuffled)
+    # a run of an older kit records no arrays: the predictions still catch what they can
+    trained_run = dataclasses.replace(trained_run, meta=dataclasses.replace(
+        trained_run.meta, data_fingerprint=""))
     with pytest.raises(EraskitError, match="test labels of this data differ"):
         predictions.load_test_results(trained_run, shuffled)
     fewer = dataclasses.replace(data, x_test=data.x_test[:5], y_test=data.y_test[:5])

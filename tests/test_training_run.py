@@ -85,7 +85,9 @@ def test_fit_refuses_an_existing_run_without_resume_and_changes_nothing(run_copy
 
 def test_resume_with_other_settings_is_refused_and_changes_nothing(run_copy, data):
     before = snapshot(run_copy)
-    with pytest.raises(EraskitError, match="trained with other settings"):
+    with pytest.raises(EraskitError, match="^--epochs 5 here, but the run in .* was trained "
+                                           "with --epochs 3: give the run's value, or use "
+                                           r"another run folder \(--out\)$"):
         training_run.fit(tiny_config(epochs=5), data, run_copy, resume=True, **quiet)
     assert snapshot(run_copy) == before
 
