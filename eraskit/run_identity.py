@@ -13,7 +13,8 @@ from .records import Meta
 from .runs import RunPaths, read_json_object
 
 KIT_META_KEYS = ("started", "data_source", "max_lr_source")  # in every meta.json it writes
-KIT_RANGE_TEST_KEYS = ("lrs", "losses")  # in every lr_finder.json, of any kit version
+# Every lr_finder.json holds the rates and their losses: raw, smoothed, or both.
+KIT_RANGE_TEST_RATES, KIT_RANGE_TEST_LOSSES = "lrs", ("losses", "raw_losses")
 
 
 def written_by_kit(paths: RunPaths) -> bool:
@@ -21,7 +22,12 @@ def written_by_kit(paths: RunPaths) -> bool:
     lr_finder.json with the fields the kit writes (notebook 02 leaves only the latter)."""
     return (paths.checkpoint.is_file()
             or all(k in read_json_object(paths.meta) for k in KIT_META_KEYS)
-            or all(k in read_json_object(paths.lr_finder) for k in KIT_RANGE_TEST_KEYS))
+            or range_test_of_kit(read_json_object(paths.lr_finder)))
+
+
+def range_test_of_kit(values: dict) -> bool:
+    """Whether an lr_finder.json's fields are those of a range test the kit saved."""
+    return KIT_RANGE_TEST_RATES in values and any(k in values for k in KIT_RANGE_TEST_LOSSES)
 
 
 def foreign_files(paths: RunPaths) -> list[str]:
