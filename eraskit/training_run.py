@@ -157,6 +157,7 @@ def set_up(config: Config, data: Cifar10, paths: RunPaths, resume: bool, progres
     precision = Precision.choose(device, config.precision)
     if precision.note:
         log(precision.note)
+    everything = data  # the range test takes the config's subset itself, as in notebook 02
     fingerprint = data.fingerprint  # of all the data: the subset follows from the config
     data, test_indices = take_subset(config, data)
     model = build_model(config, len(data.classes), device)
@@ -173,8 +174,8 @@ def set_up(config: Config, data: Cifar10, paths: RunPaths, resume: bool, progres
     if checkpoint:  # a resumed run keeps the peak it started with, whatever lr_finder.json says
         max_lr, source = checkpoint.max_lr, previous_max_lr_source(paths)
     else:
-        max_lr, source = choose_max_lr(config, data, paths.root, len(train_loader), progress,
-                                       log, device, precision)
+        max_lr, source = choose_max_lr(config, everything, paths.root, len(train_loader),
+                                       progress, log, device, precision)
     state = make_train_state(model, config, max_lr, len(train_loader), device, precision)
     history = restore(checkpoint, model, state.optimizer, state.scheduler,
                       state.scaler) if checkpoint else []

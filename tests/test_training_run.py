@@ -175,6 +175,19 @@ def test_fit_uses_a_saved_range_test_scored_with_the_current_rule(tmp_path, data
     assert any(f"max LR {expected:.3g} = 3 x" in m for m in messages)
 
 
+def test_a_run_on_a_subset_takes_the_range_test_saved_before_it(tmp_path):
+    """Notebook 02's range test, then notebook 03's run: the run reads the saved sweep of its
+    own data and subset instead of sweeping again."""
+    from helpers import synthetic_cifar
+    data = synthetic_cifar(n_train=128)
+    config = tiny_config(max_lr=None, lr_iters=12, subset=64)
+    saved = lr_choice.find_lr(config, data, tmp_path / "run", **quiet)
+    messages = []
+    run = training_run.fit(config, data, tmp_path / "run", progress=False, log=messages.append)
+    assert not any("LR range test:" in m or "again" in m for m in messages), messages
+    assert run.meta.max_lr == pytest.approx(saved["max_lr"])
+
+
 def test_a_range_test_made_with_other_settings_is_run_again(tmp_path, data):
     out = tmp_path / "run"
     lr_choice.find_lr(tiny_config(max_lr=None, width=16, lr_iters=17), data, out, **quiet)
