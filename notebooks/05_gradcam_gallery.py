@@ -212,9 +212,14 @@ tables.table(["check", "value"],
 #   every target, and its panels say so.
 #
 # The widgets need a running kernel: a saved or static copy of the notebook does not show them.
+# Where they cannot show (a front end without widgets, or no ipywidgets installed), the cell
+# shows one figure and a line under it: then change the values in the call below (`number`
+# counts within `selection`, "mistakes" or "all"; `target` is "true", "pred" or a class
+# number) and run the cell again.
 
 # %%
-gradcam_explorer(results)
+gradcam_explorer(results, selection="mistakes", number=0, target="true", layer="layer3",
+                 method="gradcam")
 
 # %% [markdown]
 # ## Exercises

@@ -8,6 +8,7 @@ line spell helpers.REPOSITORY. Running the notebooks themselves is
 """
 
 import ast
+import dataclasses
 import json
 import os
 import re
@@ -384,13 +385,14 @@ def test_gradcam_explorer_redraws_for_every_choice(results, monkeypatch):
         return real(results, index, target, layer, method)
 
     monkeypatch.setattr(explorer, "plot_cam_choice", record)
-    widget = explorer.gradcam_explorer(results)
-    (selection, number), (target, method) = (widget.children[0].children,
-                                             widget.children[1].children)
-    layer = widget.children[2]
+    shown = explorer.gradcam_explorer(results)
+    controls, image = shown.controls, shown.image
+    selection, number, target, method, layer = (controls[name] for name in (
+        "selection", "number", "target", "method", "layer"))
     mistakes = list(metrics.misclassified(results.labels, results.probs, count=12))
     assert selection.value == "mistakes" and number.max == 9 - 1
     assert drawn == [(mistakes[0], explorer.TRUE, "layer3", "gradcam")]  # the first figure
+    assert image.value == shown.png and bytes(image.value).startswith(b"\x89PNG")
     selection.value = "all"
     assert number.max == len(results.labels) - 1
     number.value = number.max
@@ -401,11 +403,78 @@ def test_gradcam_explorer_redraws_for_every_choice(results, monkeypatch):
         method.value = name
         assert drawn[-1][1:] == (3, "layer3", name)
     for name in CHOICES["cam_layer"]:
-        layer.value = name
-        assert drawn[-1][2] == name
-    selection.value = "mistakes"  # the slider shrinks back, its value with it
+        layer.value = name  # layer3 with eigencam was drawn above: it comes back, not redrawn
+        assert (number.max, 3, name, "eigencam") in drawn
+        assert image.value == explorer.choice_png(results, shown.choice)
+    before = len(drawn)
+    selection.value = "mistakes"  # the slider shrinks back, its value with it: one figure
     assert number.max == number.value == 9 - 1
-    assert drawn[-1][0] == mistakes[8]
+    assert drawn[-1][0] == mistakes[8] and len(drawn) == before + 1
+    assert image.value == shown.png == explorer.choice_png(results, shown.choice)
+
+
+def test_changing_any_control_changes_the_figure(results):
+    """choice_png, the explorer's figure for given control values, differs whenever one of
+    them changes; so does the picture in the widget."""
+    start = explorer.Choice("mistakes", 0, explorer.TRUE, "layer3", "gradcam")
+    # in this order each change matters in the widget too: image 1 is classified right, so
+    # after `number` its predicted class would be its true one
+    changes = {"target": explorer.PRED, "layer": "layer4", "method": "layercam", "number": 1,
+               "selection": "all"}
+    first = explorer.choice_png(results, start)
+    assert first.startswith(b"\x89PNG") and explorer.choice_png(results, start) == first
+    for name, value in changes.items():
+        assert explorer.choice_png(results, start._replace(**{name: value})) != first, name
+    shown = explorer.gradcam_explorer(results, *start)
+    for name, value in changes.items():
+        before = shown.image.value
+        shown.controls[name].value = value
+        assert shown.image.value != before, name
+
+
+def test_explorer_widgets_under_the_installed_ipywidgets(results):
+    """The box holds the five controls, labelled with LABELS, and the figure as a PNG Image
+    (no Output widget: Colab's ipywidgets 7 front end fails on it); the cell's output is that
+    widget, with the figure and one line for front ends that show no widgets."""
+    import ipywidgets as widgets
+
+    shown = explorer.gradcam_explorer(results, number=2, target=4, layer="layer2",
+                                      method="gradcam++")
+    assert shown.choice == ("mistakes", 2, 4, "layer2", "gradcam++")
+    assert {name: c.description for name, c in shown.controls.items()} == explorer.LABELS
+
+    def leaves(widget):
+        children = getattr(widget, "children", ())
+        return [widget] if not children else [leaf for c in children for leaf in leaves(c)]
+
+    assert isinstance(shown.box, widgets.Box) and isinstance(shown.image, widgets.Image)
+    assert leaves(shown.box) == [*(shown.controls[name] for name in (
+        "selection", "number", "target", "method", "layer")), shown.image]
+    assert not any(isinstance(w, widgets.Output) for w in leaves(shown.box))
+    assert shown.image.format == "png" and shown.controls["number"].continuous_update is False
+    bundle = shown._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == shown.box.model_id
+    assert bundle["text/plain"] == shown.note and "\n" not in shown.note
+    assert "data:image/png;base64," in bundle["text/html"] and "number" in shown.note
+
+
+def test_without_ipywidgets_the_explorer_shows_one_figure_and_one_line(results, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import ipywidgets fails
+    shown = explorer.gradcam_explorer(results, number=1, layer="layer4")
+    assert shown.box is None and shown.controls == {}
+    assert shown.png == explorer.choice_png(results, explorer.Choice(number=1, layer="layer4"))
+    bundle = shown._repr_mimebundle_()
+    assert set(bundle) == {"text/plain", "text/html"}
+    assert bundle["text/plain"].startswith("ipywidgets is not installed: to draw another image")
+    assert "\n" not in bundle["text/plain"] and "gradcam_explorer(" in bundle["text/plain"]
+
+
+def test_a_run_without_mistakes_starts_the_explorer_at_all_images(results):
+    perfect = dataclasses.replace(results, labels=results.preds.copy())
+    shown = explorer.gradcam_explorer(perfect)
+    assert shown.choice.selection == "all"
+    empty = explorer.choice_png(perfect, explorer.Choice("mistakes"))
+    assert empty.startswith(b"\x89PNG")  # a figure saying there is nothing to show
 
 
 @pytest.mark.parametrize("name", ["04_analyse_errors", "05_gradcam_gallery"])
