@@ -13,7 +13,6 @@ The tests above them check the tool's pieces and Colab's pins without a browser.
 """
 
 import importlib.util
-import inspect
 import json
 import os
 import re
@@ -108,15 +107,6 @@ def browser_missing() -> str | None:
     return None
 
 
-def explorer_uses_output_widget() -> bool:
-    """Whether the explorer draws through an ipywidgets Output widget, which the classic
-    Notebook cannot create under ipywidgets 7.7.1 ("Could not create a model")."""
-    from eraskit import gradcam_explorer
-
-    source = inspect.getsource(gradcam_explorer)
-    return "interactive_output" in source or "Output(" in source
-
-
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     reason = browser_missing()
@@ -127,8 +117,7 @@ def smoke_run(tmp_path_factory):
 
 
 @pytest.mark.parametrize("front_end", browser_check.FRONT_ENDS)
-def test_notebook_05_runs_and_its_explorer_redraws_in_a_browser(front_end, smoke_run, tmp_path,
-                                                                request):
+def test_notebook_05_runs_and_its_explorer_redraws_in_a_browser(front_end, smoke_run, tmp_path):
     if front_end == "lab":
         if importlib.util.find_spec("jupyterlab") is None:
             pytest.skip("JupyterLab is not installed: pip install -e '.[notebooks]'")
@@ -138,10 +127,6 @@ def test_notebook_05_runs_and_its_explorer_redraws_in_a_browser(front_end, smoke
             pytest.skip("no Colab venv: bash .ci/colab-venv VENV, then "
                         "ERASKIT_COLAB_PYTHON=VENV/bin/python")
         python = COLAB_PYTHON
-        if explorer_uses_output_widget():
-            request.applymarker(pytest.mark.xfail(strict=True, reason=(
-                "the explorer draws through an Output widget, which the classic Notebook "
-                "cannot create under ipywidgets 7.7.1")))
     shots = Path(os.environ.get("ERASKIT_BROWSER_SHOTS") or tmp_path / "shots")
     report = browser_check.check(front_end, python, smoke_run, shots)
     print("\n".join(report.controls))
