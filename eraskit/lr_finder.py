@@ -31,6 +31,7 @@ import contextlib
 import copy
 import io
 import math
+import warnings
 from typing import Optional, Sequence
 
 import numpy as np
@@ -41,6 +42,14 @@ from .config import Config
 from .errors import EraskitError
 from .hardware import Precision
 from .train import make_criterion, make_optimizer
+
+# torch-lr-finder imports tqdm.autonotebook, which warns in a notebook that its notebook mode is
+# experimental: a note to torch-lr-finder's authors, printed in red under a student's import
+# cell. Imported here once with that warning alone silenced, torch_lr_finder is then cached.
+with warnings.catch_warnings():
+    from tqdm import TqdmExperimentalWarning
+    warnings.filterwarnings("ignore", category=TqdmExperimentalWarning)
+    from torch_lr_finder import LRFinder
 
 # The sweep's rates, per optimizer: Adam's useful rates are about 100x smaller than SGD's.
 SWEEP_RANGE = {"sgd": (1e-4, 10.0), "adam": (1e-6, 1.0)}
@@ -94,8 +103,6 @@ def range_test(model: nn.Module, loader, config: Config, device: torch.device,
 
     Returns {"lrs", "raw_losses"} and the suggestion (see `suggest`).
     """
-    from torch_lr_finder import LRFinder
-
     steps_per_epoch = steps_per_epoch or len(loader)
     start, end = sweep_range(config)
     trial = copy.deepcopy(model).to(device)

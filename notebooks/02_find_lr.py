@@ -45,7 +45,6 @@ if "google.colab" in sys.modules:  # Colab lacks the kit, grad-cam and torch-lr-
 
 # %%
 import numpy as np
-from torch_lr_finder import LRFinder
 
 from eraskit import (augment, captions, colab, exercises, hardware, lr_choice, lr_finder, plots,
                      train)
@@ -261,6 +260,8 @@ model = build_model(config, len(data.classes), device)
 optimizer = train.make_optimizer(model, config, lr=result["lrs"][0])
 
 # %%
+from torch_lr_finder import LRFinder
+
 finder = LRFinder(model, optimizer, train.make_criterion(config), device=device)
 finder.range_test(loader, start_lr=result["lrs"][0], end_lr=result["lrs"][-1],
                   num_iter=len(result["lrs"]), step_mode="exp")
